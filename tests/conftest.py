@@ -1,0 +1,36 @@
+"""Shared fixtures: every test gets its own landing/ and warehouse/ folders on disk."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from pipeline.settings import Settings, load_settings
+
+REPO = Path(__file__).resolve().parent.parent
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch, tmp_path):
+    for name in list(os.environ):
+        if name.startswith("PIPELINE_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("PIPELINE_PSEUDONYM_KEY_FILE", str(tmp_path / "secrets" / "pseudonym.key"))
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    return load_settings(landing=landing, warehouse=tmp_path / "warehouse")
+
+
+def write(path: Path, text: str | bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(text, str):
+        text = text.encode()
+    path.write_bytes(text)
+    return path
