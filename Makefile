@@ -22,6 +22,14 @@ demo: setup
 test: setup
 	$(PY) -m pytest -q
 
+# luigid on 127.0.0.1:8082 (visualizer, task history in warehouse/luigi/) + the watcher, no Docker needed.
+up: setup
+	mkdir -p warehouse/luigi
+	$(VENV)/bin/luigid --port 8082 --address 127.0.0.1 --state-path warehouse/luigi/luigi-state.pickle \
+	  & echo $$! > warehouse/luigi/luigid.pid; \
+	trap 'kill $$(cat warehouse/luigi/luigid.pid)' EXIT INT TERM; \
+	$(PY) -m pipeline watch --scheduler-url http://127.0.0.1:8082
+
 docs: setup
 	$(PY) -m pipeline docs
 

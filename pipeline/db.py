@@ -77,6 +77,11 @@ SCHEMA_DDL = [
         finished_at timestamp,
         updated_at timestamp
     )""",
+    """create table if not exists meta.watermarks (
+        stage varchar not null,
+        seq bigint not null,
+        updated_at timestamp
+    )""",
     """create table if not exists meta.quarantine (
         batch_id varchar not null,
         dataset varchar not null,
@@ -154,7 +159,12 @@ def open_database(
 
 @contextlib.contextmanager
 def connect(settings: Settings, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Short-lived connection to the restricted warehouse; the schema is created on first write."""
+    """Short-lived connection to the restricted warehouse; the schema is created on first write.
+
+    Inside the pipeline process every connection is read-write: DuckDB refuses a read-only
+    and a read-write connection to one file in the same process, and the process holds the
+    writer role anyway. ``read_only=True`` is for separate inspection processes (``status``).
+    """
     con = open_database(
         settings.warehouse_db,
         read_only=read_only,

@@ -135,3 +135,31 @@ def find_by_file(con: duckdb.DuckDBPyConnection, file: str) -> dict[str, Any] | 
         "where file = ? and status <> 'duplicate' order by seq desc limit 1", [file])
     row = cur.fetchone()
     return dict(zip(LEDGER_FIELDS, row)) if row else None
+
+
+# --------------------------------------------------------------------------- coalescing
+# The transform, redact and export stages work on everything published so far, not on one
+# batch. A watermark per stage records the highest batch ``seq`` its last successful run
+# covered; a batch at or below it needs no run of its own (a burst costs one dbt build).
+_UPSTREAM = {"transformed": None, "redacted": "transformed", "exported": "redacted"}
+
+
+def watermark(con: duckdb.DuckDBPyConnection, stage: str) -> int:
+    row = con.execute("select max(seq) from meta.watermarks where stage = ?", [stage]).fetchone()
+    return row[0] or 0
+
+
+def covered_by_run(con: duckdb.DuckDBPyConnection, stage: str) -> int:
+    """The seq a run of ``stage`` starting now will cover."""
+    upstream = _UPSTREAM[stage]
+    if upstream is not None:
+        return watermark(con, upstream)
+    row = con.execute(
+        "select max(seq) from meta.batches where stage in ('published', 'transformed', 'redacted', 'exported')"
+    ).fetchone()
+    return row[0] or 0
+
+
+def set_watermark(con: duckdb.DuckDBPyConnection, stage: str, seq: int) -> None:
+    con.execute("delete from meta.watermarks where stage = ?", [stage])
+    con.execute("insert into meta.watermarks values (?, ?, ?)", [stage, seq, now()])

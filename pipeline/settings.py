@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import configparser
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, replace  # noqa: F401  (replace re-exported)
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
