@@ -152,6 +152,7 @@ def open_database(
     con.execute(f"set threads = {int(threads)}")
     con.execute(f"set memory_limit = '{memory_limit}'")
     con.execute("set preserve_insertion_order = true")
+    con.execute("set enable_progress_bar = false")
     if not read_only and path.exists():
         os.chmod(path, 0o600)
     return con

@@ -28,7 +28,7 @@ from pathlib import Path
 import duckdb
 import structlog
 
-from pipeline import db, ledger
+from pipeline import csvscan, db, ledger, pii
 from pipeline.errors import FileRejected
 from pipeline.logs import stage
 from pipeline.settings import Settings
@@ -68,6 +68,7 @@ class FileFacts:
     physical_lines: int  # lines of text, header included, trailing newline not counted twice
     first_line: bytes
     head: bytes  # the first few KiB, to tell text from binary
+    cr_only: bool = False  # classic Mac line endings
 
 
 @dataclass
@@ -121,11 +122,9 @@ def scan_file(path: Path) -> FileFacts:
                 last = chunk[-1:]
     except (OSError, EOFError) as exc:  # corrupt gzip
         raise FileRejected("unreadable", f"cannot read the file: {exc}") from exc
-    if newlines == 0 and carriage_returns > 0:  # old Mac line endings
-        newlines = carriage_returns
-        first_line = first_line.split(b"\r", 1)[0]
-    lines = newlines + (1 if last not in (b"", b"\n", b"\r") else 0)
-    return FileFacts(path, sha.hexdigest(), size, lines, first_line.rstrip(b"\r"), head)
+    cr_only = newlines == 0 and carriage_returns > 0
+    lines = newlines + (1 if last not in (b"", b"\n") else 0)
+    return FileFacts(path, sha.hexdigest(), size, lines, first_line.split(b"\r", 1)[0], head, cr_only)
 
 
 def _looks_binary(head: bytes) -> bool:
@@ -140,6 +139,8 @@ def parse_header(facts: FileFacts, dataset: str) -> list[str]:
         raise FileRejected("empty_file", "the file is empty (no header row)")
     if _looks_binary(facts.head):
         raise FileRejected("not_csv", "the file holds binary data (NUL or control bytes), not CSV text")
+    if facts.cr_only:
+        raise FileRejected("cr_line_endings", "lines end with a bare CR (classic Mac); save with LF or CRLF endings")
     try:
         text = first_line.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -339,38 +340,37 @@ def _load(con: duckdb.DuckDBPyConnection, settings: Settings, facts: FileFacts, 
     con.execute(f"create or replace temp table v as {_validated_select(dataset, columns, read)}")
     con.execute(f"""
         create or replace temp table rejects as
-        select line, min(error_type::varchar) as error_type, min(error_message) as error_message,
+        select line, min(lower(error_type::varchar) || ': ' || error_message) as detail,
                min(csv_line) as csv_line
         from rej_{tag} group by line""")
     con.execute(f"drop table rej_{tag}; drop table rejscan_{tag}")
-    # Physical lines accounted for: records + newlines embedded in quoted fields.
     parsed, embedded = con.execute(
         "select count(*), coalesce(sum(length(message) - length(replace(message, chr(10), ''))), 0) from v"
         if dataset == "chats" else "select count(*), 0 from v").fetchone()
     rejected, rejected_embedded = con.execute(
         "select count(*), coalesce(sum(length(csv_line) - length(replace(csv_line, chr(10), ''))), 0) "
         "from rejects").fetchone()
-    accounted = 1 + parsed + embedded + rejected + rejected_embedded
-    if accounted != facts.physical_lines:
-        lost = facts.physical_lines - accounted
-        first_bad = con.execute("select min(line) from rejects").fetchone()[0]
-        near = f" near line {first_bad}" if first_bad else ""
-        raise FileRejected(
-            "unaccounted_lines",
-            f"the CSV reader accounted for {accounted} of {facts.physical_lines} lines "
-            f"({lost:+d}){near}, typically an unterminated quote or blank lines; nothing was loaded",
-        )
-    # Later copies of an id that is otherwise valid.
+    con.execute("create or replace temp table spans (start bigint, lines bigint)")
+    if embedded == 0 and rejected_embedded == 0 and 1 + parsed + rejected == facts.physical_lines:
+        # Every record is one line and the reader reported every reject: its account is complete.
+        con.execute("insert into spans select line, 1 from rejects")
+    else:
+        _exact_account(con, facts, len(names), parsed)
+        rejected = con.execute("select count(*) from rejects").fetchone()[0]
+    # Later copies of an id that is otherwise valid.    # Later copies of an id that is otherwise valid.
     con.execute("""
         create or replace temp table dup_first as
         select id, min(rowid) as first_rowid from v where reason_code is null
         group by id having count(*) > 1""")
-    # Source line of each parsed row: its position plus the rejected lines before it.
+    # Source line of each parsed row: its position among good rows plus the lines before it that
+    # are not good-row starts (rejected records, blank lines, continuations of multi-line fields).
     con.execute("""
         create or replace temp table reject_steps as
-        select t, max(j) as j from (
-            select line - (row_number() over (order by line) - 1) as t, row_number() over (order by line) as j
-            from rejects) group by t""")
+        select t, max(consumed) as j from (
+            select start - coalesce(sum(lines) over (order by start rows between unbounded preceding
+                                                     and 1 preceding), 0) as t,
+                   sum(lines) over (order by start rows between unbounded preceding and current row) as consumed
+            from spans) group by t""")
     con.execute("""
         create or replace temp table rows_out as
         select v.*,
@@ -384,8 +384,19 @@ def _load(con: duckdb.DuckDBPyConnection, settings: Settings, facts: FileFacts, 
     cols = list(contract)
     raw_cols = [c for c in names if c in contract]
     reason_text = ", ".join(f"{_q(k)}: {_q(v)}" for k, v in REASONS.items())
-    raw_pick = ", ".join(f"{_q(c)}, coalesce(r_{c}, {c}::varchar)" if c in CHECKED[dataset]
-                         else f"{_q(c)}, {c}::varchar" for c in raw_cols)
+    # Quarantine keeps raw values so rows can be fixed, except free text marked PII in the dbt
+    # yml: that is redacted here too (the untouched original stays in the restricted archive).
+    from pipeline.transform import pii_meta
+
+    free_text = set(pii_meta(settings).get(f"raw.{dataset}", {}))
+    pii.install_macros(con)
+
+    def pick(c: str) -> str:
+        if c in CHECKED[dataset]:
+            return f"{_q(c)}, coalesce(r_{c}, {c}::varchar)"
+        return f"{_q(c)}, {pii.redact_sql(c) if c in free_text else f'{c}::varchar'}"
+
+    raw_pick = ", ".join(pick(c) for c in raw_cols)
     now = ledger.now()
     con.execute("begin transaction")
     log.info("ingest.transaction_started", rows_parsed=parsed, rows_rejected_by_reader=rejected)
@@ -403,9 +414,8 @@ def _load(con: duckdb.DuckDBPyConnection, settings: Settings, facts: FileFacts, 
                    json_object({raw_pick}, '_extra', _extra)::varchar, ?
             from rows_out where final_reason is not null
             union all
-            select ?, ?, line, 'malformed_row',
-                   'the CSV reader could not parse the row: ' || lower(error_type) || ' (' || error_message || ')',
-                   csv_line, ?
+            select ?, ?, line, 'malformed_row', 'the CSV reader could not parse the row: ' || detail,
+                   {pii.redact_sql('csv_line')}, ?
             from rejects""", [batch_id, dataset, now, batch_id, dataset, now])
         counts = dict(con.execute("""
             select reason_code, count(*) from meta.quarantine where batch_id = ? group by 1 order by 1""",
@@ -422,12 +432,33 @@ def _load(con: duckdb.DuckDBPyConnection, settings: Settings, facts: FileFacts, 
         con.execute("rollback")
         raise
     finally:
-        con.execute("drop table if exists rows_out; drop table if exists rejects; "
+        con.execute("drop table if exists rows_out; drop table if exists rejects; drop table if exists spans; "
                     "drop table if exists dup_first; drop table if exists reject_steps")
     if extra_columns:
         log.warning("ingest.extra_columns_kept", extra_columns=extra_columns)
     return IngestResult(batch_id, dataset, "ingested", rows_read=rows_read, rows_loaded=loaded,
                         rows_quarantined=quarantined, reasons=counts, extra_columns=extra_columns)
+
+
+def _exact_account(con: duckdb.DuckDBPyConnection, facts: FileFacts, n_fields: int, parsed: int) -> None:
+    """Replace the reader's rejects with an exact line-by-line account (see ``pipeline.csvscan``)."""
+    account = csvscan.scan(facts.path, n_fields)
+    malformed = account.malformed
+    if account.records - len(malformed) != parsed:
+        first = malformed[0].start if malformed else None
+        raise FileRejected(
+            "unaccounted_lines",
+            f"the CSV reader loaded {parsed} rows but the file holds {account.records - len(malformed)} well-formed "
+            f"records{f' (first malformed record at line {first})' if first else ''}; nothing was loaded",
+        )
+    log.info("ingest.exact_account", records=account.records, malformed=len(malformed),
+             other_spans=len(account.spans) - len(malformed))
+    con.execute("delete from rejects")
+    if malformed:
+        con.executemany("insert into rejects values (?, ?, ?)",
+                        [[s.start, s.error, s.raw.decode("utf-8", errors="replace")] for s in malformed])
+    if account.spans:
+        con.executemany("insert into spans values (?, ?)", [[s.start, s.lines] for s in account.spans])
 
 
 def _write_quarantine_csv(con: duckdb.DuckDBPyConnection, settings: Settings, dataset: str, batch_id: str) -> Path | None:

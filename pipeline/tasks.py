@@ -74,6 +74,7 @@ class BatchStage(_PathsMixin, luigi.Task):
     def run(self) -> None:
         settings = _settings(self)
         structlog.contextvars.bind_contextvars(batch_id=self.batch_id, stage=self.stage_name)
+        log.info(f"{self.stage_name}.start")
         self.set_status_message(f"{self.stage_name}: running")
         try:
             summary = self.do(settings)

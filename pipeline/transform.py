@@ -234,9 +234,10 @@ def docs(settings: Settings, out_dir: Path | None = None) -> Path:
 # --- PII declarations ---------------------------------------------------------
 
 
-def _is_pii(column: dict[str, Any]) -> bool:
+def _pii_kind(column: dict[str, Any]) -> Any:
+    """The column's ``meta.pii`` value (``true``/``free_text`` or ``identifier``), or None."""
     meta = {**(column.get("meta") or {}), **((column.get("config") or {}).get("meta") or {})}
-    return bool(meta.get("pii"))
+    return meta.get("pii") or None
 
 
 def _folder_schema(project: dict[str, Any], folder_parts: Sequence[str], default: str) -> str:
@@ -252,7 +253,12 @@ def _folder_schema(project: dict[str, Any], folder_parts: Sequence[str], default
 
 
 def pii_columns(settings: Settings) -> dict[str, list[str]]:
-    """``{"<schema>.<relation>": [pii columns]}`` for every source and model that declares any.
+    """``{"<schema>.<relation>": [pii columns]}`` for every source and model that declares any."""
+    return {relation: list(columns) for relation, columns in pii_meta(settings).items()}
+
+
+def pii_meta(settings: Settings) -> dict[str, dict[str, Any]]:
+    """``{"<schema>.<relation>": {column: meta.pii value}}`` for every source and model that declares any.
 
     Read from the yml files of the dbt project (column ``meta.pii`` or ``config.meta.pii``)
     without invoking dbt, so the redaction stage and the models share one declaration.
@@ -263,7 +269,7 @@ def pii_columns(settings: Settings) -> dict[str, list[str]]:
     profile = profiles[project["profile"]]
     default_schema = profile["outputs"][profile["target"]].get("schema", "main")
 
-    found: dict[str, list[str]] = {}
+    found: dict[str, dict[str, Any]] = {}
     models_dir = project_dir / "models"
     for path in sorted(models_dir.rglob("*.yml")):
         doc = yaml.safe_load(path.read_text()) or {}
@@ -271,11 +277,11 @@ def pii_columns(settings: Settings) -> dict[str, list[str]]:
         for source in doc.get("sources") or []:
             schema = source.get("schema", source["name"])
             for table in source.get("tables") or []:
-                columns = [c["name"] for c in table.get("columns") or [] if _is_pii(c)]
+                columns = {c["name"]: _pii_kind(c) for c in table.get("columns") or [] if _pii_kind(c)}
                 if columns:
                     found[f"{schema}.{table.get('identifier', table['name'])}"] = columns
         for model in doc.get("models") or []:
-            columns = [c["name"] for c in model.get("columns") or [] if _is_pii(c)]
+            columns = {c["name"]: _pii_kind(c) for c in model.get("columns") or [] if _pii_kind(c)}
             if columns:
                 schema = (model.get("config") or {}).get("schema") or _folder_schema(project, folder, default_schema)
                 found[f"{schema}.{model.get('config', {}).get('alias', model['name'])}"] = columns

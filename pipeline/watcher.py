@@ -149,6 +149,7 @@ class Watcher:
         for path, batch_id in reversed(batches):
             if self._stop.is_set():
                 return
+            structlog.contextvars.bind_contextvars(file=path.name, batch_id=batch_id)
             started = time.perf_counter()
             self._build([ProcessFile(path=str(path), **self._common())])
             with db.connect(self.settings) as con:

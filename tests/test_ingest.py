@@ -204,3 +204,26 @@ def test_kill_during_load_leaves_no_partial_batch(settings, tmp_path):
     assert result.rows_read == 400_000
     assert query(settings, "select count(*) from audit.chats")[0][0] == result.rows_loaded
     assert result.rows_loaded + result.rows_quarantined == 400_000
+
+
+def test_line_numbers_match_the_file_for_every_row(settings, defective):
+    out, manifest = defective
+    src = write(settings.landing / "chats.csv", (out / "chats.csv").read_bytes())
+    lines = src.read_bytes().split(b"\n")
+    ingest_file(settings, src)
+    for line_number, chat_id in query(settings, "select _line_number, id::varchar from audit.chats"):
+        assert lines[line_number - 1].startswith(chat_id.encode()), line_number
+    malformed = query(settings, "select line_number from meta.quarantine where reason_code = 'malformed_row'")
+    assert len(malformed) == manifest["files"]["chats"]["defects"]["malformed_row"]
+
+
+def test_blank_lines_and_multiline_fields_keep_line_numbers_exact(settings):
+    text = (CHATS_HEADER
+            + f"{GOOD_ID},,2023-01-01 10:00:00,,,\"line one\nline two\"\n"     # lines 2-3
+            + "\n"                                                              # line 4: blank
+            + "1bd6c379-a508-432e-95a0-9e95505eeaf0,,2023-01-01 10:00:00,,,x,extra\n"  # line 5: malformed
+            + "2bd6c379-a508-432e-95a0-9e95505eeaf0,,2023-01-01 10:00:00,,,ok\n")      # line 6
+    result = ingest_file(settings, write(settings.landing / "m_chats.csv", text))
+    assert (result.rows_read, result.rows_loaded, result.reasons) == (3, 2, {"malformed_row": 1})
+    assert query(settings, "select _line_number from audit.chats order by 1") == [(2,), (6,)]
+    assert query(settings, "select line_number from meta.quarantine") == [(5,)]
