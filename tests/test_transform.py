@@ -349,11 +349,10 @@ def test_error_severity_test_failures_raise_naming_the_tests(tmp_path):
     with pytest.raises(TransformFailed) as excinfo:
         transform.build(settings, select="stg_support__chats stg_support__categories")
     parent_test = "relationships_stg_support__categories_parent_category_id__category_id__ref_stg_support__categories_"
-    assert sorted(str(excinfo.value).removeprefix("dbt build failed: ").split("; ")) == [
-        f"test {parent_test} (2 failing rows)",
-        "test resolved_after_created_stg_support__chats (1 failing row)",
-    ]
-    assert excinfo.value.result.tests_failed == (parent_test, "resolved_after_created_stg_support__chats")
+    # Orphan parents only warn (a categories export may precede its parents' export).
+    assert str(excinfo.value) == "dbt build failed: test resolved_after_created_stg_support__chats (1 failing row)"
+    assert excinfo.value.result.tests_failed == ("resolved_after_created_stg_support__chats",)
+    assert parent_test in excinfo.value.result.tests_warned
     # the warehouse is released again: this process can open it read-write
     duckdb.connect(str(settings.warehouse_db)).close()
 
