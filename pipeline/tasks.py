@@ -272,5 +272,7 @@ class ProcessFile(_PathsMixin, luigi.Task):
     def run(self) -> None:
         from pipeline.ingest import ingest_file
 
+        if not Path(self.path).exists():  # the chain just ran and archived it
+            return
         result = ingest_file(_settings(self), Path(self.path))
         self.set_status_message(f"{Path(self.path).name}: {result.status}")
