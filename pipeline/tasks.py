@@ -168,6 +168,8 @@ class QualityGate(BatchStage):
             try:
                 quality.raise_for_result(result)
             except QualityGateFailed as exc:
+                if not result.failed:
+                    raise  # the scan itself broke (not the data): keep the batch, a re-run resumes here
                 publish.withhold(settings, self.batch_id, "quality_gate_failed", str(exc))
                 raise
         published = publish.publish(settings, self.batch_id)

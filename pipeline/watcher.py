@@ -114,6 +114,9 @@ class Watcher:
 
     # ------------------------------------------------------------------ processing
     def _build(self, tasks: list) -> bool:
+        # The service owns SIGTERM/SIGINT (stop after the current stage); luigi's worker must not
+        # install its own handler, which is also impossible outside the main thread.
+        luigi.configuration.get_config().set("worker", "no_install_shutdown_handler", "true")
         kwargs = {"scheduler_url": self.scheduler_url} if self.scheduler_url else {"local_scheduler": True}
         return luigi.build(tasks, workers=1, detailed_summary=False, log_level="WARNING", **kwargs)
 
