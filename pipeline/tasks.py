@@ -40,6 +40,8 @@ class _PathsMixin:
 
 def _fail_batch(settings: Settings, batch_id: str, stage_name: str, exc: BaseException) -> None:
     """Record a stage failure in the ledger; never masks the original error."""
+    if isinstance(exc, FileRejected):
+        return  # ingest already recorded the batch as rejected, with its reason
     try:
         with db.connect(settings) as con:
             ledger.update(con, batch_id, status="failed", error_code=f"{stage_name}_failed",
