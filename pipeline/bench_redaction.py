@@ -186,6 +186,55 @@ def measure(con: duckdb.DuckDBPyConnection | None, messages: Sequence[str] | str
     return report
 
 
+def generator_set(n: int, seed: int = 11) -> tuple[list[str], list[Truth]]:
+    """Messages of ``n`` generated chats and the generator's PII ground truth for them."""
+    import shutil
+    from pathlib import Path
+
+    from pipeline.generate import generate
+
+    folder = Path(tempfile.mkdtemp(prefix="bench-redaction-"))
+    try:
+        generate(folder, chats=n, categories=60, seed=seed, defect_rate=0.0, messages=True)
+        con = duckdb.connect()
+        rows = con.execute(
+            "select id, message from read_csv(?, header = true, all_varchar = true) order by id",
+            [str(folder / "chats.csv")]).fetchall()
+        index = {chat_id: i for i, (chat_id, _) in enumerate(rows)}
+        truth: list[Truth] = []
+        with open(folder / "pii_truth.jsonl") as fh:
+            for line in fh:
+                item = json.loads(line)
+                truth.append((index[item["chat_id"]], item["type"], item["value"]))
+        return [m or "" for _, m in rows], truth
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def cases_set(path: str) -> tuple[list[str], list[Truth], list[str]]:
+    """The hand-written cases: texts, truth derived from the expected placeholders, expected outputs."""
+    texts, expected, truth = [], [], []
+    with open(path, newline="", encoding="utf-8") as fh:
+        for i, row in enumerate(csv.DictReader(fh)):
+            texts.append(row["text"])
+            expected.append(row["expected"])
+            for placeholder, name in pii.PLACEHOLDERS.items():
+                truth += [(i, name, placeholder)] * row["expected"].count(placeholder)
+    return texts, truth, expected
+
+
+def report(n: int = 200_000, cases_path: str | None = None, repeats: int = 3) -> dict:
+    """Recall/precision per type on the generator's ground truth and on the tricky cases, plus throughput."""
+    from pathlib import Path
+
+    cases_path = cases_path or str(Path(__file__).resolve().parent.parent / "tests" / "data" / "pii_cases.csv")
+    messages, truth = generator_set(n)
+    generated = measure(None, messages, truth, repeats=repeats)
+    texts, case_truth, expected = cases_set(cases_path)
+    cases = measure(None, texts, case_truth, repeats=1, python=False)
+    return {"generator": generated, "cases": {"cases": len(texts), "quality": cases["quality"]}}
+
+
 def main(argv: list[str] | None = None) -> None:
     """Benchmark on N synthetic messages (default 1,000,000) and print JSON."""
     argv = sys.argv[1:] if argv is None else argv

@@ -340,10 +340,11 @@ def test_unknown_dataset_is_rejected(settings):
         quality.run_gate(settings, BATCH, "tickets", now=NOW)
 
 
-def test_configuration_uses_the_real_warehouse_read_only(settings):
+def test_configuration_uses_the_real_warehouse_like_the_pipeline_connections(settings):
     config = yaml.safe_load(quality.configuration_yaml(settings))["data_source warehouse"]
     assert config["path"] == str(settings.warehouse_db)
-    assert config["read_only"] is True and config["type"] == "duckdb" and config["schema"] == "audit"
+    # same DuckDB configuration as the pipeline's own handles: a read-only one would clash in-process
+    assert config["read_only"] is False and config["type"] == "duckdb" and config["schema"] == "audit"
     assert config["sampler"]["exclude_columns"] == {"chats": ["message"]}
 
 
