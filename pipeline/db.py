@@ -181,3 +181,9 @@ def connect(settings: Settings, *, read_only: bool = False) -> Iterator[duckdb.D
         yield con
     finally:
         con.close()
+
+
+def wait_until_unlocked(settings: Settings) -> None:
+    """Block (with back-off and a log line) until no other process holds the warehouse lock."""
+    with connect(settings):
+        pass

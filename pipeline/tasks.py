@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,7 @@ class BatchStage(_PathsMixin, luigi.Task):
         structlog.contextvars.bind_contextvars(batch_id=self.batch_id, stage=self.stage_name)
         log.info(f"{self.stage_name}.start")
         self.set_status_message(f"{self.stage_name}: running")
+        started = time.perf_counter()
         try:
             summary = self.do(settings)
         except BaseException as exc:
@@ -85,7 +87,8 @@ class BatchStage(_PathsMixin, luigi.Task):
             self.set_status_message(f"{self.stage_name}: failed: {exc}")
             raise
         summary = {"batch_id": self.batch_id, "stage": self.stage_name,
-                   "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(), **summary}
+                   "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+                   "stage_seconds": round(time.perf_counter() - started, 3), **summary}
         with self.output().open("w") as out:
             json.dump(summary, out, indent=2, default=str)
         self.set_progress_percentage(self.progress)
@@ -194,6 +197,7 @@ class DbtBuild(BatchStage):
         from pipeline import transform
 
         def work() -> dict[str, Any]:
+            db.wait_until_unlocked(settings)  # dbt-duckdb itself fails at once on a locked file
             result = transform.build(settings)
             return {"models_ok": result.models_ok, "tests_passed": result.tests_passed,
                     "tests_warned": result.tests_warned, "duration_s": round(result.duration_s, 3)}

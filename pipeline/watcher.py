@@ -185,8 +185,12 @@ class Watcher:
                 "and stage <> 'registered' order by seq").fetchall()
         for batch_id, seq, file in rows:
             log.info("watch.resume", batch_id=batch_id, file=file)
+            started = time.perf_counter()
             archived = self.settings.archive_dir / f"{seq:08d}_{batch_id}__{file}"
             self._build([ExportAnalysis(batch_id=batch_id, path=str(archived), **self._common())])
+            with db.connect(self.settings) as con:
+                record = ledger.get(con, batch_id)
+            self._finished(archived, batch_id, record, started)
 
     # ------------------------------------------------------------------ service
     def stop(self, *_args) -> None:

@@ -91,9 +91,9 @@ def test_restricted_files_are_owner_only(demo):
 def test_pseudonyms_are_keyed_hashes_that_still_join(settings, tmp_path, monkeypatch):
     generate(settings.landing, chats=300, categories=40, seed=8)
     key = "k" * 40
-    monkeypatch.setenv("PIPELINE_PSEUDONYM_KEY", key)
-    configured = replace(settings, pii_identifier_columns=("category_id",), pseudonym_key=key)
-    assert [o.status for o in run_pending(configured)] == ["done", "done"]
+    monkeypatch.setenv("PIPELINE_PSEUDONYM_KEY", key)  # the Luigi tasks read settings themselves
+    monkeypatch.setenv("PIPELINE_PII_IDENTIFIER_COLUMNS", "category_id")
+    assert [o.status for o in run_pending(settings)] == ["done", "done"]
     with duckdb.connect(str(settings.warehouse_db), read_only=True) as con:
         some = con.execute("select category_id::varchar from staging.stg_support__categories limit 1").fetchone()[0]
     with duckdb.connect(str(settings.share_db), read_only=True) as con:

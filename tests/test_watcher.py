@@ -34,6 +34,9 @@ def ledger(settings) -> list[dict]:
     if not settings.warehouse_db.exists():
         return []
     with duckdb.connect(str(settings.warehouse_db)) as con:
+        if not con.execute("select count(*) from duckdb_tables() where schema_name = 'meta' "
+                           "and table_name = 'batches'").fetchone()[0]:
+            return []  # the file exists, the schema is not created yet
         cur = con.execute("select batch_id, file, status, stage, rows_read, rows_loaded, rows_quarantined, "
                           "duplicate_of from meta.batches order by seq")
         names = [d[0] for d in cur.description]
@@ -208,3 +211,51 @@ def test_kill_9_mid_stage_then_restart_matches_an_undisturbed_run(settings, tmp_
     wait_for(lambda: service.done(1), timeout=300, what="restarted run")
     assert service.stop() == 0
     assert _counts(settings) == _counts(reference)
+
+
+def test_watcher_against_a_real_luigid_shows_the_batch_tasks_done(fast, tmp_path):
+    from tests.test_chain import _api, _free_port
+
+    port = _free_port()
+    luigid = subprocess.Popen([str(Path(sys.executable).parent / "luigid"), "--port", str(port), "--address",
+                               "127.0.0.1", "--state-path", str(tmp_path / "state.pickle")],
+                              cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: _ping(port), timeout=30, what="luigid up")
+        with running(fast, scheduler_url=f"http://127.0.0.1:{port}"):
+            write(fast.landing / "l_chats.csv", chats_text(12))
+            [row] = wait_for(lambda: [r for r in ledger(fast) if r["status"] == "done"], what="batch done")
+        done = _api(port, "task_list", {"status": "DONE", "upstream_status": "", "search": row["batch_id"]})
+        assert {t["name"] for t in done.values()} >= {"Ingest", "QualityGate", "DbtBuild", "Redact", "ExportAnalysis"}
+    finally:
+        luigid.terminate()
+        luigid.wait(timeout=10)
+
+
+def _ping(port: int) -> bool:
+    from tests.test_chain import _api
+
+    try:
+        _api(port, "task_list", {"status": "DONE", "upstream_status": "", "search": ""})
+        return True
+    except OSError:
+        return False
+
+
+def test_replay_rebuilds_identical_marts_from_the_archive(fast, tmp_path):
+    from pipeline.runner import replay
+
+    generate(fast.landing, chats=800, categories=60, seed=9, defect_rate=0.02)
+    run_pending_ok(fast)
+    write(fast.landing / "later_chats.csv", chats_text(30))  # a later batch updates nothing, adds rows
+    run_pending_ok(fast)
+    result = replay(fast, tmp_path / "rebuilt")
+    assert result["files"] == 3 and result["failed"] == []
+    assert result["identical"], (result["live"], result["replayed"])
+    assert set(result["live"]) >= {"category_chat_volume", "hourly_distribution", "resolved_chats_per_day"}
+
+
+def run_pending_ok(settings) -> None:
+    from pipeline.runner import run_pending
+
+    assert all(o.status == "done" for o in run_pending(settings))
