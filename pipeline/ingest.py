@@ -96,32 +96,35 @@ def classify(name: str, settings: Settings) -> str | None:
     return None
 
 
-def _open_text_bytes(path: Path):
-    return gzip.open(path, "rb") if path.name.lower().endswith(".gz") else open(path, "rb")
-
-
 def scan_file(path: Path) -> FileFacts:
-    """Hash the stored bytes and count physical lines of the (decompressed) text in one pass."""
+    """Hash the stored bytes and count physical lines of the text (one pass for plain files)."""
     sha = hashlib.sha256()
-    size = 0
+    size = newlines = carriage_returns = 0
+    last = first_line = head = b""
+
+    def text_chunk(chunk: bytes) -> None:
+        nonlocal newlines, carriage_returns, last, first_line, head
+        if not head:
+            head = chunk[:4096]
+            first_line = chunk.split(b"\n", 1)[0][:_MAX_LINE]
+        newlines += chunk.count(b"\n")
+        carriage_returns += chunk.count(b"\r")
+        last = chunk[-1:]
+
+    compressed = path.name.lower().endswith(".gz")
     with open(path, "rb") as raw:
         while chunk := raw.read(_CHUNK):
             sha.update(chunk)
             size += len(chunk)
-    newlines = carriage_returns = 0
-    last = b""
-    first_line = head = b""
-    try:
-        with _open_text_bytes(path) as text:
-            while chunk := text.read(_CHUNK):
-                if not head:
-                    head = chunk[:4096]
-                    first_line = chunk.split(b"\n", 1)[0][:_MAX_LINE]
-                newlines += chunk.count(b"\n")
-                carriage_returns += chunk.count(b"\r")
-                last = chunk[-1:]
-    except (OSError, EOFError) as exc:  # corrupt gzip
-        raise FileRejected("unreadable", f"cannot read the file: {exc}") from exc
+            if not compressed:
+                text_chunk(chunk)
+    if compressed:
+        try:
+            with gzip.open(path, "rb") as text:
+                while chunk := text.read(_CHUNK):
+                    text_chunk(chunk)
+        except (OSError, EOFError) as exc:  # corrupt gzip
+            raise FileRejected("unreadable", f"cannot read the file: {exc}") from exc
     cr_only = newlines == 0 and carriage_returns > 0
     lines = newlines + (1 if last not in (b"", b"\n") else 0)
     return FileFacts(path, sha.hexdigest(), size, lines, first_line.split(b"\r", 1)[0], head, cr_only)

@@ -60,7 +60,8 @@ def run_file(settings: Settings, path: Path, *, scheduler_url: str | None = None
 
     path = path.resolve()
     batch_id = resolve_batch(settings, path)
-    task = ProcessFile(path=str(path), landing=str(settings.landing), warehouse=str(settings.warehouse))
+    task = ProcessFile(path=str(path), batch_id=batch_id, landing=str(settings.landing),
+                       warehouse=str(settings.warehouse))
     kwargs = {"local_scheduler": True} if not scheduler_url else {"scheduler_url": scheduler_url}
     luigi.build([task], workers=1, detailed_summary=False, log_level="WARNING", **kwargs)
     with db.connect(settings) as con:

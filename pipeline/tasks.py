@@ -264,11 +264,13 @@ class ProcessFile(_PathsMixin, luigi.Task):
     """
 
     path = luigi.Parameter(description="the landed file, e.g. landing/de_test_chats.csv")
+    batch_id = luigi.Parameter(default="", significant=False,
+                               description="the file's batch id if the caller already hashed it")
 
     def _batch_id(self) -> str:
-        if not hasattr(self, "_cached_batch_id"):
-            self._cached_batch_id = resolve_batch(_settings(self), Path(self.path))
-        return self._cached_batch_id
+        if not self.batch_id:
+            self.batch_id = resolve_batch(_settings(self), Path(self.path))
+        return self.batch_id
 
     def requires(self):
         return ExportAnalysis(batch_id=self._batch_id(), path=str(Path(self.path).resolve()),

@@ -154,20 +154,21 @@ class Watcher:
                 return
             structlog.contextvars.bind_contextvars(file=path.name, batch_id=batch_id)
             started = time.perf_counter()
-            self._build([ProcessFile(path=str(path), **self._common())])
+            self._build([ProcessFile(path=str(path), batch_id=batch_id, **self._common())])
             with db.connect(self.settings) as con:
                 record = ledger.get(con, batch_id)
             self._finished(path, batch_id, record, started)
         structlog.contextvars.clear_contextvars()
 
-    def _finished(self, path: Path, batch_id: str, record: dict | None, started: float) -> None:
+    def _finished(self, path: Path, batch_id: str, record: dict | None, started: float,
+                  name: str | None = None) -> None:
         with self._lock:
             self._seen.pop(path, None)
             if path.exists():  # still in landing after an error: do not spin on it
                 st = path.stat()
                 self._failed[path] = (st.st_size, st.st_mtime_ns)
         self.processed.append(batch_id)
-        log.info("watch.batch_end", file=path.name, batch_id=batch_id,
+        log.info("watch.batch_end", file=name or path.name, batch_id=batch_id,
                  status=record["status"] if record else "unknown",
                  rows_read=record and record["rows_read"], rows_loaded=record and record["rows_loaded"],
                  rows_quarantined=record and record["rows_quarantined"],
@@ -190,7 +191,7 @@ class Watcher:
             self._build([ExportAnalysis(batch_id=batch_id, path=str(archived), **self._common())])
             with db.connect(self.settings) as con:
                 record = ledger.get(con, batch_id)
-            self._finished(archived, batch_id, record, started)
+            self._finished(archived, batch_id, record, started, name=file)
 
     # ------------------------------------------------------------------ service
     def stop(self, *_args) -> None:

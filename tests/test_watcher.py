@@ -168,8 +168,9 @@ class Service:
             with contextlib.suppress(ValueError):
                 self.events.append(json.loads(line))
 
-    def done(self, n: int) -> bool:
-        return len([e for e in self.events if e.get("event") == "watch.batch_end" and e.get("status") == "done"]) >= n
+    def done(self, *files: str) -> bool:
+        finished = {e.get("file") for e in self.events if e.get("event") == "watch.batch_end" and e.get("status") == "done"}
+        return set(files) <= finished
 
     def stop(self) -> int:
         self.proc.send_signal(signal.SIGTERM)
@@ -197,7 +198,7 @@ def test_kill_9_mid_stage_then_restart_matches_an_undisturbed_run(settings, tmp_
     for name in ("categories.csv", "chats.csv"):
         shutil.copy(src / name, reference.landing / name)
     service = Service(reference)
-    wait_for(lambda: service.done(2), timeout=300, what="reference run")
+    wait_for(lambda: service.done("categories.csv", "chats.csv"), timeout=300, what="reference run")
     assert service.stop() == 0
 
     for name in ("categories.csv", "chats.csv"):
@@ -208,7 +209,7 @@ def test_kill_9_mid_stage_then_restart_matches_an_undisturbed_run(settings, tmp_
     service.proc.kill()  # kill -9 in the middle of that stage
     assert service.proc.wait() == -signal.SIGKILL
     service = Service(settings)
-    wait_for(lambda: service.done(1), timeout=300, what="restarted run")
+    wait_for(lambda: service.done("chats.csv"), timeout=300, what="restarted run")
     assert service.stop() == 0
     assert _counts(settings) == _counts(reference)
 
