@@ -30,6 +30,9 @@ up: setup
 	trap 'kill $$(cat warehouse/luigi/luigid.pid)' EXIT INT TERM; \
 	$(PY) -m pipeline watch --scheduler-url http://127.0.0.1:8082
 
+bench: setup
+	$(PY) -m pipeline.bench
+
 docs: setup
 	$(PY) -m pipeline docs
 

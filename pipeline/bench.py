@@ -125,6 +125,85 @@ def chain(work: Path, chats: int) -> dict:
             "peak_rss_bytes": result["peak_rss"], "stage_seconds": stages}
 
 
+WATCH = [sys.executable, "-m", "pipeline", "--log-json", "watch", "--settle", "{settle}", "--reconcile", "5",
+         "--landing", "{landing}", "--warehouse", "{warehouse}"]
+
+
+def _tiny_chats(i: int, rows: int = 5) -> str:
+    header = "id,chat_category_id,created_at,is_customer_initiated,resolved_at,message\n"
+    return header + "".join(f"{i:08x}-{r:04x}-4000-8000-000000000000,,2023-03-01 10:00:00,true,"
+                            f"2023-03-01 10:30:00,hello\n" for r in range(rows))
+
+
+class _Service:
+    def __init__(self, landing: Path, warehouse: Path, settle: float) -> None:
+        import threading
+
+        cmd = [a.format(settle=settle, landing=landing, warehouse=warehouse) for a in WATCH]
+        self.proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                     text=True)
+        self.events: list[dict] = []
+        threading.Thread(target=self._follow, daemon=True).start()
+
+    def _follow(self) -> None:
+        for line in self.proc.stderr:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            event["_seen"] = time.time()
+            self.events.append(event)
+
+    def wait(self, predicate, timeout: float = 900) -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise RuntimeError("watcher did not get there")
+            time.sleep(0.02)
+
+    def ended(self, name: str) -> dict | None:
+        return next((e for e in self.events if e.get("event") == "watch.batch_end" and e.get("file") == name), None)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=120)
+
+
+def pickup_and_burst(work: Path, files: int, burst: int, settle: float) -> dict:
+    """Pickup latency (file closed → batch started) one file at a time, then a burst dropped at once."""
+    landing, warehouse = _fresh(work / "watch-landing"), _fresh(work / "watch-warehouse")
+    service = _Service(landing, warehouse, settle)
+    latencies, singles = [], []
+    try:
+        for i in range(files):
+            name = f"single_{i:04d}_chats.csv"
+            tmp = landing / f".{name}.part"
+            tmp.write_text(_tiny_chats(i))
+            os.rename(tmp, landing / name)  # the close event happened when the write finished
+            closed = time.time()
+            service.wait(lambda: service.ended(name))
+            queued = next(e for e in service.events if e.get("event") == "watch.queued" and e.get("file") == name)
+            latencies.append(dt.datetime.fromisoformat(queued["timestamp"].replace("Z", "+00:00")).timestamp() - closed)
+            singles.append(service.ended(name)["_seen"] - closed)
+        names = [f"burst_{i:04d}_chats.csv" for i in range(burst)]
+        for i, name in enumerate(names):
+            (landing / f".{name}.part").write_text(_tiny_chats(100_000 + i))
+        started = time.time()
+        for name in names:
+            os.rename(landing / f".{name}.part", landing / name)
+        service.wait(lambda: all(service.ended(n) for n in names))
+        burst_seconds = time.time() - started
+        builds = sum(1 for e in service.events if e.get("event") == "transform.build")
+    finally:
+        service.stop()
+    q = statistics.quantiles(latencies, n=20)
+    one_file = statistics.median(singles)
+    return {"files": files, "settle_seconds": settle, "pickup_p50_s": statistics.median(latencies),
+            "pickup_p95_s": q[18], "single_file_end_to_end_median_s": one_file,
+            "burst_files": burst, "burst_seconds": burst_seconds, "burst_vs_serial": burst_seconds / (burst * one_file),
+            "dbt_builds_total": builds}
+
+
 def render(report: dict) -> str:
     lines = [f"# Benchmark {report['started_at']}", "", f"machine: {report['machine']}", "",
              "## Ingest vs bare DuckDB load (median of %d interleaved runs)" % report["repeats"], "",
@@ -143,6 +222,14 @@ def render(report: dict) -> str:
         for batch, stages in c["stage_seconds"].items():
             lines.append(f"| {batch} | " + " | ".join(
                 f"{stages.get(s, 0) or 0:.2f}" for s in ("ingest", "quality_gate", "dbt_build", "redact", "export")) + " |")
+    if report.get("watch"):
+        w = report["watch"]
+        lines += ["", "## Watcher", "",
+                  f"pickup latency (file closed → batch started) over {w['files']} files, settle {w['settle_seconds']} s: "
+                  f"p50 {w['pickup_p50_s']:.2f} s, p95 {w['pickup_p95_s']:.2f} s; one file end to end (median) "
+                  f"{w['single_file_end_to_end_median_s']:.2f} s",
+                  f"burst of {w['burst_files']} files dropped at once: {w['burst_seconds']:.1f} s = "
+                  f"{w['burst_vs_serial']:.2f} × ({w['burst_files']} × one file)"]
     return "\n".join(lines) + "\n"
 
 
@@ -151,18 +238,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="100000,1000000,5000000", help="chats rows per ingest benchmark")
     parser.add_argument("--repeats", type=int, default=3, help="interleaved runs per size (median reported)")
     parser.add_argument("--chain", type=int, default=50_000, help="chats for the whole-chain run (0 = skip)")
+    parser.add_argument("--pickup-files", type=int, default=100, help="files for the pickup latency (0 = skip)")
+    parser.add_argument("--burst", type=int, default=200, help="files dropped at once")
+    parser.add_argument("--settle", type=float, default=1.0, help="watcher settle seconds")
     args = parser.parse_args(argv)
     settings = load_settings()
     work = Path(tempfile.mkdtemp(prefix="pipeline-bench-"))
     report = {"started_at": dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ"),
               "machine": f"{os.cpu_count()} cores, python {sys.version.split()[0]}", "repeats": args.repeats,
-              "ingest": [], "chain": None}
+              "ingest": [], "chain": None, "watch": None}
     try:
         for rows in (int(s) for s in args.sizes.split(",") if s):
             report["ingest"].append(ingest_vs_bare(work, rows, args.repeats))
             print(render(report).splitlines()[-1], flush=True)
         if args.chain:
             report["chain"] = chain(work, args.chain)
+        if args.pickup_files:
+            report["watch"] = pickup_and_burst(work, args.pickup_files, args.burst, args.settle)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     out = settings.reports_dir / "bench"
