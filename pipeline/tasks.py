@@ -56,6 +56,8 @@ class BatchStage(_PathsMixin, luigi.Task):
     """A stage of one batch; subclasses implement ``do(settings) -> dict`` (the marker's content)."""
 
     batch_id = luigi.Parameter(description="batch id (b + first 16 hex digits of the file's sha256)")
+    path = luigi.Parameter(significant=False, description="the landed (or archived) file of the batch")
+    upstream: type[BatchStage] | None = None  # the stage this one follows
     stage_name = "stage"
     ledger_stage = "registered"  # the ledger stage this task's success guarantees
     resources = {"warehouse": 1}
@@ -63,6 +65,9 @@ class BatchStage(_PathsMixin, luigi.Task):
 
     def output(self) -> luigi.LocalTarget:
         return luigi.LocalTarget(str(_settings(self).state_dir / self.batch_id / f"{self.stage_name}.json"))
+
+    def requires(self):
+        return self.clone(self.upstream) if self.upstream else []
 
     def complete(self) -> bool:
         """The marker alone is not enough: a retried batch (ledger stage reset) must run again."""
@@ -125,7 +130,6 @@ class LandedFile(luigi.ExternalTask):
 class Ingest(BatchStage):
     """Validate the file, load good rows to ``audit``, quarantine bad ones, archive the file."""
 
-    path = luigi.Parameter(significant=False)
     stage_name = "ingest"
     ledger_stage = "ingested"
     progress = 20
@@ -155,13 +159,10 @@ class Ingest(BatchStage):
 class QualityGate(BatchStage):
     """Soda scan of the audited batch; publish to ``raw`` only when it passes."""
 
-    path = luigi.Parameter(significant=False)
+    upstream = Ingest
     stage_name = "quality_gate"
     ledger_stage = "published"
     progress = 40
-
-    def requires(self):
-        return Ingest(batch_id=self.batch_id, path=self.path, landing=self.landing, warehouse=self.warehouse)
 
     def do(self, settings: Settings) -> dict[str, Any]:
         from pipeline import publish, quality
@@ -185,13 +186,10 @@ class QualityGate(BatchStage):
 class DbtBuild(BatchStage):
     """``dbt build``: staging and marts over everything published, with tests."""
 
-    path = luigi.Parameter(significant=False)
+    upstream = QualityGate
     stage_name = "dbt_build"
     ledger_stage = "transformed"
     progress = 60
-
-    def requires(self):
-        return QualityGate(batch_id=self.batch_id, path=self.path, landing=self.landing, warehouse=self.warehouse)
 
     def do(self, settings: Settings) -> dict[str, Any]:
         from pipeline import transform
@@ -208,13 +206,10 @@ class DbtBuild(BatchStage):
 class Redact(BatchStage):
     """Build the shareable, PII-free layer ``warehouse/share.duckdb``."""
 
-    path = luigi.Parameter(significant=False)
+    upstream = DbtBuild
     stage_name = "redact"
     ledger_stage = "redacted"
     progress = 80
-
-    def requires(self):
-        return DbtBuild(batch_id=self.batch_id, path=self.path, landing=self.landing, warehouse=self.warehouse)
 
     def do(self, settings: Settings) -> dict[str, Any]:
         from pipeline import redact
@@ -225,13 +220,10 @@ class Redact(BatchStage):
 class ExportAnalysis(BatchStage):
     """Analysis tables, JSON, Markdown report and heatmap under ``warehouse/exports/``."""
 
-    path = luigi.Parameter(significant=False)
+    upstream = Redact
     stage_name = "export"
     ledger_stage = "exported"
     progress = 100
-
-    def requires(self):
-        return Redact(batch_id=self.batch_id, path=self.path, landing=self.landing, warehouse=self.warehouse)
 
     def do(self, settings: Settings) -> dict[str, Any]:
         from pipeline import export
