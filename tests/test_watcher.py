@@ -176,6 +176,14 @@ class Service:
         self.proc.send_signal(signal.SIGTERM)
         return self.proc.wait(timeout=120)
 
+    def __enter__(self) -> "Service":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.proc.poll() is None:  # a failed assertion must not leave a service running
+            self.proc.kill()
+            self.proc.wait()
+
 
 def _counts(settings) -> tuple:
     with duckdb.connect(str(settings.warehouse_db), read_only=True) as con:
@@ -197,20 +205,20 @@ def test_kill_9_mid_stage_then_restart_matches_an_undisturbed_run(settings, tmp_
     reference.landing.mkdir()
     for name in ("categories.csv", "chats.csv"):
         shutil.copy(src / name, reference.landing / name)
-    service = Service(reference)
-    wait_for(lambda: service.done("categories.csv", "chats.csv"), timeout=300, what="reference run")
-    assert service.stop() == 0
+    with Service(reference) as service:
+        wait_for(lambda: service.done("categories.csv", "chats.csv"), timeout=300, what="reference run")
+        assert service.stop() == 0
 
     for name in ("categories.csv", "chats.csv"):
         shutil.copy(src / name, settings.landing / name)
-    service = Service(settings)
-    wait_for(lambda: any(e.get("event") == kill_at and e.get("file") == "chats.csv" for e in service.events),
-             timeout=300, what=kill_at)
-    service.proc.kill()  # kill -9 in the middle of that stage
-    assert service.proc.wait() == -signal.SIGKILL
-    service = Service(settings)
-    wait_for(lambda: service.done("chats.csv"), timeout=300, what="restarted run")
-    assert service.stop() == 0
+    with Service(settings) as service:
+        wait_for(lambda: any(e.get("event") == kill_at and e.get("file") == "chats.csv" for e in service.events),
+                 timeout=300, what=kill_at)
+        service.proc.kill()  # kill -9 in the middle of that stage
+        assert service.proc.wait() == -signal.SIGKILL
+    with Service(settings) as service:
+        wait_for(lambda: service.done("chats.csv"), timeout=300, what="restarted run")
+        assert service.stop() == 0
     assert _counts(settings) == _counts(reference)
 
 
