@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import structlog
 
 from pipeline import csvscan, db, ledger, pii
@@ -377,20 +378,11 @@ def _load(con: duckdb.DuckDBPyConnection, settings: Settings, facts: FileFacts, 
             where reason_code is null
               and id in (select id from v where reason_code is null group by id having count(*) > 1))
         where n > 1""")
-    # Source line of each parsed row: its position among parsed rows plus the lines before it that
-    # are not parsed-row starts (rejected records, blank lines, continuations of multi-line fields).
-    con.execute("""
-        create or replace temp table reject_steps as
-        select t, max(consumed) as j from (
-            select start - coalesce(sum(lines) over (order by start rows between unbounded preceding
-                                                     and 1 preceding), 0) as t,
-                   sum(lines) over (order by start rows between unbounded preceding and current row) as consumed
-            from spans) group by t""")
-    has_steps = con.execute("select count(*) from reject_steps").fetchone()[0] > 0
+    # Source line of each parsed row: the data lines that are not taken by rejected records, blank
+    # lines or continuations of multi-line fields, in order, joined to the rows by position.
+    good_lines = {"line": _good_row_lines(con, facts, parsed)}  # noqa: F841  (scanned by DuckDB by name)
     has_dups = con.execute("select count(*) from dup_rows").fetchone()[0] > 0
-    numbered = ("(select v.*, v.rowid as rid, v.rowid + 2 + coalesce(reject_steps.j, 0) as _line_number "
-                "from v asof left join reject_steps on v.rowid + 2 >= reject_steps.t)" if has_steps else
-                "(select v.*, v.rowid as rid, v.rowid + 2 as _line_number from v)")
+    numbered = "(select v.*, v.rowid as rid, good_lines.line as _line_number from v positional join good_lines)"
     is_dup = "rid in (select rid from dup_rows)" if has_dups else "false"
     cols = list(contract)
     raw_cols = [c for c in names if c in contract]
@@ -445,11 +437,23 @@ def _load(con: duckdb.DuckDBPyConnection, settings: Settings, facts: FileFacts, 
         raise
     finally:
         con.execute("drop table if exists v; drop table if exists rejects; drop table if exists spans; "
-                    "drop table if exists dup_rows; drop table if exists reject_steps")
+                    "drop table if exists dup_rows")
     if extra_columns:
         log.warning("ingest.extra_columns_kept", extra_columns=extra_columns)
     return IngestResult(batch_id, dataset, "ingested", rows_read=rows_read, rows_loaded=loaded,
                         rows_quarantined=quarantined, reasons=counts, extra_columns=extra_columns)
+
+
+def _good_row_lines(con: duckdb.DuckDBPyConnection, facts: FileFacts, parsed: int) -> np.ndarray:
+    """Line numbers of the parsed rows, in file order (data lines minus the spans)."""
+    free = np.ones(max(facts.physical_lines - 1, 0), dtype=bool)  # index i is line i + 2
+    for start, lines in con.execute("select start, lines from spans").fetchall():
+        free[start - 2:start - 2 + lines] = False
+    good = np.flatnonzero(free) + 2
+    if len(good) != parsed:
+        raise FileRejected("unaccounted_lines", f"{len(good)} data lines are not accounted for by "
+                           f"{parsed} parsed rows; nothing was loaded")
+    return good
 
 
 def _exact_account(con: duckdb.DuckDBPyConnection, facts: FileFacts, n_fields: int, parsed: int) -> None:
