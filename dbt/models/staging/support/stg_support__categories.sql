@@ -8,13 +8,7 @@ source as (
 
 latest as (
 
-    -- raw is append-only: a later batch re-exports a category with its new state
-    select *
-    from source
-    qualify row_number() over (
-        partition by id
-        order by _batch_seq desc, _line_number desc
-    ) = 1
+    {{ latest_version('source') }}
 
 ),
 
