@@ -43,10 +43,9 @@ def _open(path: Path):
 def _check(record: bytes, n_fields: int) -> str:
     """Empty string when the record is well-formed, else why not.
 
-    Quoted fields are checked by splitting on ``"``: the pieces outside quotes (even
-    indexes) carry the delimiters, and between two quoted stretches only an escaped quote
-    (an empty piece) or a delimiter boundary may stand. Same verdict as ``csv`` in strict
-    mode for the shapes exports have, at a fraction of the cost.
+    Well-formed quoting is counted by splitting on ``"``: the pieces outside quotes (even
+    indexes) carry the delimiters. Anything else (a quote inside an unquoted field) is read
+    leniently, quote as a literal character, like DuckDB's reader does.
     """
     if not record.isascii():
         try:
@@ -59,13 +58,47 @@ def _check(record: bytes, n_fields: int) -> str:
         pieces = record.split(b'"')
         outside = pieces[0::2]
         last = len(outside) - 1
-        for i, piece in enumerate(outside):
-            if (i > 0 and piece and not piece.startswith(b",")) or (i < last and piece and not piece.endswith(b",")):
-                return "bad quoting (a quote inside an unquoted field or text after a closing quote)"
-        found = sum(piece.count(b",") for piece in outside) + 1
+        if all(not piece or ((i == 0 or piece.startswith(b",")) and (i == last or piece.endswith(b",")))
+               for i, piece in enumerate(outside)):
+            found = sum(piece.count(b",") for piece in outside) + 1
+        else:
+            found = _count_fields(record)
+            if isinstance(found, str):
+                return found
     if found != n_fields:
         return f"expected {n_fields} fields, found {found}"
     return ""
+
+
+def _count_fields(record: bytes) -> int | str:
+    """Fields of a record with irregular quotes, read as DuckDB's reader does.
+
+    A quote opens a quoted field only at the start of a field; elsewhere it is a literal
+    character (`he said "hi" there`). After a closing quote only a delimiter or the end of
+    the record may follow (`"quoted"trailing` is malformed).
+    """
+    i, n, count = 0, len(record), 1
+    while True:
+        if i < n and record[i] == 34:  # '"' opens a quoted field
+            j = i + 1
+            while True:
+                k = record.find(b'"', j)
+                if k < 0:
+                    return "bad quoting (a quoted field is not closed)"
+                if record[k + 1:k + 2] == b'"':  # escaped quote
+                    j = k + 2
+                    continue
+                break
+            if k + 1 == n:
+                return count
+            if record[k + 1] != 44:
+                return "bad quoting (text after a closing quote)"
+            i, count = k + 2, count + 1
+        else:
+            k = record.find(b",", i)
+            if k < 0:
+                return count
+            i, count = k + 1, count + 1
 
 
 def scan(path: Path, n_fields: int) -> Scan:

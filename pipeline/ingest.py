@@ -23,6 +23,7 @@ import json
 import os
 import tempfile
 import time
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,6 +73,7 @@ class FileFacts:
     first_line: bytes
     head: bytes  # the first few KiB, to tell text from binary
     cr_only: bool = False  # classic Mac line endings
+    unreadable: str | None = None  # why the (compressed) text could not be read
 
 
 @dataclass
@@ -121,16 +123,18 @@ def scan_file(path: Path) -> FileFacts:
             size += len(chunk)
             if not compressed:
                 text_chunk(chunk)
+    unreadable = None
     if compressed:
         try:
             with gzip.open(path, "rb") as text:
                 while chunk := text.read(_CHUNK):
                     text_chunk(chunk)
-        except (OSError, EOFError) as exc:  # corrupt gzip
-            raise FileRejected("unreadable", f"cannot read the file: {exc}") from exc
+        except (OSError, EOFError, zlib.error) as exc:  # not gzip, truncated or corrupt
+            unreadable = f"cannot decompress the gzip file: {exc}"
     cr_only = newlines == 0 and carriage_returns > 0
     lines = newlines + (1 if last not in (b"", b"\n") else 0)
-    return FileFacts(path, sha.hexdigest(), size, lines, first_line.split(b"\r", 1)[0], head, cr_only)
+    return FileFacts(path, sha.hexdigest(), size, lines, first_line.split(b"\r", 1)[0], head, cr_only,
+                     unreadable)
 
 
 def _looks_binary(head: bytes) -> bool:
@@ -141,6 +145,10 @@ def _looks_binary(head: bytes) -> bool:
 def parse_header(facts: FileFacts, dataset: str) -> list[str]:
     """Header names, trimmed and lower-cased; whole-file problems raise FileRejected."""
     first_line = facts.first_line
+    if facts.unreadable:
+        raise FileRejected("unreadable", facts.unreadable)
+    if facts.head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise FileRejected("not_utf8", "the file is UTF-16 text (byte-order mark FF FE / FE FF); save it as UTF-8")
     if not facts.head.strip():
         raise FileRejected("empty_file", "the file is empty (no header row)")
     if _looks_binary(facts.head):
