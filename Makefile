@@ -33,6 +33,10 @@ up: setup
 bench: setup
 	$(PY) -m pipeline.bench
 
+# Fault drills kept out of `make test` (today: the 200 MB single-line input).
+drill: setup
+	$(PY) -m pytest -q -m drill
+
 docs: setup
 	$(PY) -m pipeline docs
 
