@@ -127,7 +127,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
-    from pipeline.settings import replace
+    from dataclasses import replace
     from pipeline.watcher import Watcher, install_signal_handlers
 
     settings = _settings(args)

@@ -119,7 +119,7 @@ def replay(settings: Settings, target: Path) -> dict:
     import tempfile
 
     from pipeline.errors import PipelineError
-    from pipeline.settings import replace
+    from dataclasses import replace
 
     if target.resolve() == settings.warehouse.resolve():
         raise PipelineError("replay needs a fresh warehouse folder, not the live one")

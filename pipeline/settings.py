@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import configparser
 import os
-from dataclasses import dataclass, field, replace  # noqa: F401  (replace re-exported)
+from dataclasses import dataclass, field
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -105,13 +105,6 @@ class Settings:
     @property
     def soda_dir(self) -> Path:
         return PROJECT_ROOT / "soda"
-
-    def with_paths(self, landing: Path | str | None = None, warehouse: Path | str | None = None) -> "Settings":
-        return replace(
-            self,
-            landing=Path(landing).resolve() if landing else self.landing,
-            warehouse=Path(warehouse).resolve() if warehouse else self.warehouse,
-        )
 
 
 def _patterns(raw: str | None, dataset: str) -> tuple[str, ...]:
