@@ -6,7 +6,9 @@ import csv
 import datetime as dt
 import json
 import shutil
+import os
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -217,10 +219,16 @@ def _api(port: int, method: str, data: dict) -> dict:
 
 @pytest.fixture
 def luigid(tmp_path):
+    """A real luigid on a free port, recording task history in SQLite as the repo's luigi.cfg does."""
     port = _free_port()
+    history = tmp_path / "history.db"
+    cfg = (REPO / "luigi.cfg").read_text().replace(
+        "sqlite:///warehouse/luigi/luigi-task-history.db", f"sqlite:///{history}")
+    (tmp_path / "luigi.cfg").write_text(cfg)
     proc = subprocess.Popen([str(Path(sys.executable).parent / "luigid"), "--port", str(port), "--address",
                              "127.0.0.1", "--state-path", str(tmp_path / "state.pickle")],
-                            cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "LUIGI_CONFIG_PATH": str(tmp_path / "luigi.cfg")})
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -243,3 +251,9 @@ def test_a_worker_against_a_real_luigid_reports_done_tasks(luigid, settings):
     families = Counter(task["name"] for task in done.values())
     assert families == {"LandedFile": 2, "Ingest": 2, "QualityGate": 2, "DbtBuild": 2, "Redact": 2,
                         "ExportAnalysis": 2, "ProcessFile": 2}
+    # task history (SQLAlchemy < 2) recorded every task's DONE event
+    with sqlite3.connect(settings.landing.parent / "history.db") as con:
+        recorded = dict(con.execute(
+            "select t.name, count(*) from tasks t join task_events e on e.task_id = t.id "
+            "where e.event_name = 'DONE' group by t.name").fetchall())
+    assert recorded.get("DbtBuild") == 2 and recorded.get("ExportAnalysis") == 2
