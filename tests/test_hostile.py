@@ -22,6 +22,7 @@ import pytest
 from pipeline.ingest import ingest_file
 from pipeline.runner import discover, is_candidate, run_pending
 from pipeline.watcher import Watcher
+from tests.conftest import wait_for
 
 CORPUS = Path(__file__).resolve().parent / "data" / "hostile"
 H = "id,chat_category_id,created_at,is_customer_initiated,resolved_at,message"
@@ -279,16 +280,6 @@ def ledger_rows(settings) -> list[dict]:
         cur = con.execute("select file, status, rows_read, rows_loaded from meta.batches order by seq")
         names = [d[0] for d in cur.description]
         return [dict(zip(names, r)) for r in cur.fetchall()]
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @contextlib.contextmanager

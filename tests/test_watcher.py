@@ -18,7 +18,7 @@ import pytest
 
 from pipeline.generate import generate
 from pipeline.watcher import Watcher
-from tests.conftest import REPO, write
+from tests.conftest import REPO, wait_for, write
 
 CHATS_HEADER = "id,chat_category_id,created_at,is_customer_initiated,resolved_at,message\n"
 
@@ -55,16 +55,6 @@ def running(settings, **kwargs):
         watcher.stop()
         thread.join(timeout=120)
         assert not thread.is_alive(), "the watcher did not stop after the current stage"
-
-
-def wait_for(predicate, timeout: float = 120.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture
