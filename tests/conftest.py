@@ -46,3 +46,18 @@ def wait_for(predicate, timeout: float = 120.0, what: str = "condition"):
             return value
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def read_ledger(settings: Settings) -> list[dict]:
+    """The ledger rows in arrival order, read in-process ([] until the schema exists)."""
+    import duckdb
+
+    if not settings.warehouse_db.exists():
+        return []
+    with duckdb.connect(str(settings.warehouse_db)) as con:
+        if not con.execute("select count(*) from duckdb_tables() where schema_name = 'meta' "
+                           "and table_name = 'batches'").fetchone()[0]:
+            return []  # the file exists, the schema is not created yet
+        cur = con.execute("select * from meta.batches order by seq")
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, r)) for r in cur.fetchall()]

@@ -22,7 +22,7 @@ import pytest
 from pipeline.ingest import ingest_file
 from pipeline.runner import discover, is_candidate, run_pending
 from pipeline.watcher import Watcher
-from tests.conftest import wait_for
+from tests.conftest import read_ledger, wait_for
 
 CORPUS = Path(__file__).resolve().parent / "data" / "hostile"
 H = "id,chat_category_id,created_at,is_customer_initiated,resolved_at,message"
@@ -270,18 +270,6 @@ def test_cycle_and_all_invalid_through_run_pending(settings):
 
 
 # ---------------------------------------------------------------- watcher: FIFO, symlink, growing file
-def ledger_rows(settings) -> list[dict]:
-    if not settings.warehouse_db.exists():
-        return []
-    with duckdb.connect(str(settings.warehouse_db)) as con:
-        if not con.execute("select count(*) from duckdb_tables() where schema_name = 'meta' "
-                           "and table_name = 'batches'").fetchone()[0]:
-            return []
-        cur = con.execute("select file, status, rows_read, rows_loaded from meta.batches order by seq")
-        names = [d[0] for d in cur.description]
-        return [dict(zip(names, r)) for r in cur.fetchall()]
-
-
 @contextlib.contextmanager
 def running(settings):
     watcher = Watcher(settings, poll_interval=0.05)
@@ -331,19 +319,19 @@ def test_watcher_survives_fifo_symlink_and_growing_file(settings, tmp_path):
         writer = threading.Thread(target=grow, daemon=True)
         writer.start()
         time.sleep(2.0)  # well before the writer is done
-        assert not any(r["file"] == "growing_chats.csv" for r in ledger_rows(fast)), "taken while growing"
+        assert not any(r["file"] == "growing_chats.csv" for r in read_ledger(fast)), "taken while growing"
         assert not fifo_has_reader(fifo), "the FIFO was opened for reading"
         writer.join(timeout=30)
         stop_growing.set()
-        rows = wait_for(lambda: [r for r in ledger_rows(fast) if r["file"] == "growing_chats.csv"
+        rows = wait_for(lambda: [r for r in read_ledger(fast) if r["file"] == "growing_chats.csv"
                                  and r["status"] in ("done", "failed", "rejected")], 120, "growing file done")
         assert (rows[0]["status"], rows[0]["rows_read"], rows[0]["rows_loaded"]) == ("done", 40, 40)
         (fast.landing / "later_chats.csv").write_text(H + "\n" + good_rows(2, start=0x2000))
-        wait_for(lambda: any(r["file"] == "later_chats.csv" and r["status"] == "done" for r in ledger_rows(fast)),
+        wait_for(lambda: any(r["file"] == "later_chats.csv" and r["status"] == "done" for r in read_ledger(fast)),
                  120, "later file done")
         assert thread.is_alive(), "the service stays up"
         assert not fifo_has_reader(fifo)
-    files = [r["file"] for r in ledger_rows(fast)]
+    files = [r["file"] for r in read_ledger(fast)]
     assert files == ["growing_chats.csv", "later_chats.csv"]  # FIFO and symlink never became batches
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode) and (fast.landing / "link_chats.csv").is_symlink()
     assert target.read_bytes() == target_bytes and sorted(p.name for p in outside.iterdir()) == ["target_chats.csv"]

@@ -18,7 +18,7 @@ import pytest
 
 from pipeline.generate import generate
 from pipeline.watcher import Watcher
-from tests.conftest import REPO, wait_for, write
+from tests.conftest import REPO, read_ledger, wait_for, write
 
 CHATS_HEADER = "id,chat_category_id,created_at,is_customer_initiated,resolved_at,message\n"
 
@@ -27,20 +27,6 @@ def chats_text(n: int, offset: int = 0) -> str:
     rows = [f"{offset + i:08x}-0000-4000-8000-000000000000,,2023-03-0{1 + i % 9} 1{i % 10}:00:00.000,true,"
             f"2023-03-0{1 + i % 9} 1{i % 10}:30:00.000,hello {i}\n" for i in range(n)]
     return CHATS_HEADER + "".join(rows)
-
-
-def ledger(settings) -> list[dict]:
-    """The ledger, read in-process (same DuckDB instance as the watcher thread's connections)."""
-    if not settings.warehouse_db.exists():
-        return []
-    with duckdb.connect(str(settings.warehouse_db)) as con:
-        if not con.execute("select count(*) from duckdb_tables() where schema_name = 'meta' "
-                           "and table_name = 'batches'").fetchone()[0]:
-            return []  # the file exists, the schema is not created yet
-        cur = con.execute("select batch_id, file, status, stage, rows_read, rows_loaded, rows_quarantined, "
-                          "duplicate_of from meta.batches order by seq")
-        names = [d[0] for d in cur.description]
-        return [dict(zip(names, r)) for r in cur.fetchall()]
 
 
 @contextlib.contextmanager
@@ -65,8 +51,8 @@ def fast(settings):
 def test_single_file_is_processed_once(fast):
     with running(fast):
         write(fast.landing / "day1_chats.csv", chats_text(20))
-        rows = wait_for(lambda: [r for r in ledger(fast) if r["status"] == "done"], what="batch done")
-    assert [(r["file"], r["rows_loaded"]) for r in ledger(fast)] == [("day1_chats.csv", 20)]
+        rows = wait_for(lambda: [r for r in read_ledger(fast) if r["status"] == "done"], what="batch done")
+    assert [(r["file"], r["rows_loaded"]) for r in read_ledger(fast)] == [("day1_chats.csv", 20)]
     assert (fast.exports_dir / "analysis.json").exists()
     assert rows[0]["stage"] == "exported"
 
@@ -80,8 +66,8 @@ def test_file_written_slowly_is_ingested_only_when_complete(fast):
                 fh.write(chunk)
                 fh.flush()
                 time.sleep(0.1)
-        wait_for(lambda: any(r["status"] == "done" for r in ledger(fast)), what="batch done")
-    assert [(r["rows_read"], r["rows_loaded"]) for r in ledger(fast)] == [(300, 300)]
+        wait_for(lambda: any(r["status"] == "done" for r in read_ledger(fast)), what="batch done")
+    assert [(r["rows_read"], r["rows_loaded"]) for r in read_ledger(fast)] == [(300, 300)]
 
 
 def test_duplicate_content_moved_in_and_invalid_files(fast, tmp_path):
@@ -89,15 +75,15 @@ def test_duplicate_content_moved_in_and_invalid_files(fast, tmp_path):
     outside.mkdir()
     with running(fast) as watcher:
         write(fast.landing / "a_chats.csv", chats_text(10))
-        wait_for(lambda: any(r["status"] == "done" for r in ledger(fast)), what="first batch")
+        wait_for(lambda: any(r["status"] == "done" for r in read_ledger(fast)), what="first batch")
         write(fast.landing / "copy_of_a_chats.csv", chats_text(10))           # same content, new name
         write(fast.landing / "broken_chats.csv", b"\x00\x01binary\x00")     # invalid file
         write(outside / "b_chats.csv", chats_text(5, offset=100))
         os.rename(outside / "b_chats.csv", fast.landing / "b_chats.csv")     # moved in
-        wait_for(lambda: len(ledger(fast)) == 4 and all(r["status"] != "running" for r in ledger(fast)),
+        wait_for(lambda: len(read_ledger(fast)) == 4 and all(r["status"] != "running" for r in read_ledger(fast)),
                  what="all four files recorded")
         assert watcher.processed, "the service kept running"
-    by_file = {r["file"]: r for r in ledger(fast)}
+    by_file = {r["file"]: r for r in read_ledger(fast)}
     assert by_file["a_chats.csv"]["status"] == "done"
     assert by_file["copy_of_a_chats.csv"]["status"] == "duplicate"
     assert by_file["copy_of_a_chats.csv"]["duplicate_of"] == by_file["a_chats.csv"]["batch_id"]
@@ -113,8 +99,8 @@ def test_restart_processes_files_that_arrived_while_down(fast):
           "00000000-0000-4000-8000-0000000000c1,,false\n")
     write(fast.landing / "w_chats.csv", chats_text(7))
     with running(fast):
-        wait_for(lambda: len([r for r in ledger(fast) if r["status"] == "done"]) == 2, what="both batches")
-    files = [r["file"] for r in ledger(fast)]
+        wait_for(lambda: len([r for r in read_ledger(fast) if r["status"] == "done"]) == 2, what="both batches")
+    files = [r["file"] for r in read_ledger(fast)]
     assert files == ["categories.csv", "w_chats.csv"], "categories go before chats"
 
 
@@ -126,9 +112,9 @@ def test_burst_of_200_files_each_processed_exactly_once(fast):
             write(fast.landing / f".{name}.part", chats_text(3, offset=i * 3))
         for name in names:  # appear at once, as an SFTP job's renames would
             os.rename(fast.landing / f".{name}.part", fast.landing / name)
-        wait_for(lambda: len([r for r in ledger(fast) if r["status"] == "done"]) == 200, timeout=900,
+        wait_for(lambda: len([r for r in read_ledger(fast) if r["status"] == "done"]) == 200, timeout=900,
                  what="200 batches done")
-    rows = ledger(fast)
+    rows = read_ledger(fast)
     assert sorted(r["file"] for r in rows) == names
     assert all(r["rows_loaded"] == 3 for r in rows)
     with duckdb.connect(str(fast.warehouse_db)) as con:
@@ -223,7 +209,7 @@ def test_watcher_against_a_real_luigid_shows_the_batch_tasks_done(fast, tmp_path
         wait_for(lambda: _ping(port), timeout=30, what="luigid up")
         with running(fast, scheduler_url=f"http://127.0.0.1:{port}"):
             write(fast.landing / "l_chats.csv", chats_text(12))
-            [row] = wait_for(lambda: [r for r in ledger(fast) if r["status"] == "done"], what="batch done")
+            [row] = wait_for(lambda: [r for r in read_ledger(fast) if r["status"] == "done"], what="batch done")
         done = _api(port, "task_list", {"status": "DONE", "upstream_status": "", "search": row["batch_id"]})
         assert {t["name"] for t in done.values()} >= {"Ingest", "QualityGate", "DbtBuild", "Redact", "ExportAnalysis"}
     finally:
