@@ -22,7 +22,6 @@ import io
 import json
 import os
 import tempfile
-import time
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,6 +73,7 @@ class FileFacts:
     head: bytes  # the first few KiB, to tell text from binary
     cr_only: bool = False  # classic Mac line endings
     unreadable: str | None = None  # why the (compressed) text could not be read
+    records: csvscan.RecordIndex | None = None  # where every record starts and ends (ingest only)
 
 
 @dataclass
@@ -101,9 +101,14 @@ def classify(name: str, settings: Settings) -> str | None:
     return None
 
 
-def scan_file(path: Path) -> FileFacts:
-    """Hash the stored bytes and count physical lines of the text (one pass for plain files)."""
+def scan_file(path: Path, *, index: bool = False) -> FileFacts:
+    """Hash the stored bytes and count physical lines of the text (one pass for plain files).
+
+    With ``index`` the same pass also finds where every record starts and ends
+    (:class:`pipeline.csvscan.RecordIndex`), which ingest checks the CSV reader against.
+    """
     sha = hashlib.sha256()
+    indexer = csvscan.RecordIndexer() if index else None
     size = newlines = carriage_returns = 0
     last = first_line = head = b""
 
@@ -115,6 +120,8 @@ def scan_file(path: Path) -> FileFacts:
         newlines += chunk.count(b"\n")
         carriage_returns += chunk.count(b"\r")
         last = chunk[-1:]
+        if indexer:
+            indexer.update(chunk)
 
     compressed = path.name.lower().endswith(".gz")
     with open(path, "rb") as raw:
@@ -133,8 +140,9 @@ def scan_file(path: Path) -> FileFacts:
             unreadable = f"cannot decompress the gzip file: {exc}"
     cr_only = newlines == 0 and carriage_returns > 0
     lines = newlines + (1 if last not in (b"", b"\n") else 0)
+    records = indexer.finish() if indexer and not unreadable else None
     return FileFacts(path, sha.hexdigest(), size, lines, first_line.split(b"\r", 1)[0], head, cr_only,
-                     unreadable)
+                     unreadable, records)
 
 
 def _looks_binary(head: bytes) -> bool:
@@ -184,35 +192,72 @@ def _q(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def _uuid_sql(raw: str) -> str:
+    # trim only when the plain cast fails (trimming every value costs an allocation a row)
+    return f"coalesce(try_cast({raw} as uuid), try_cast(trim({raw}) as uuid))"
+
+
 def _bool_sql(raw: str) -> str:
     words_t = ", ".join(_q(w) for w in TRUE_WORDS)
     words_f = ", ".join(_q(w) for w in FALSE_WORDS)
-    return (f"case when lower(trim({raw})) in ({words_t}) then true "
-            f"when lower(trim({raw})) in ({words_f}) then false end")
+    word = f"lower(trim({raw}))"
+    return (f"case {raw} when 'true' then true when 'false' then false else "
+            f"case when {word} in ({words_t}) then true when {word} in ({words_f}) then false end end")
 
 
 def _ts_sql(raw: str) -> str:
     # TIMESTAMP (not TIMESTAMPTZ): in DuckDB 1.0 it converts 'Z' and '+hh:mm' offsets to UTC and
-    # rejects forms TIMESTAMPTZ would misread (' -0500'); the range check drops 'infinity'.
-    ts = f"try_cast(trim({raw}) as timestamp)"
-    return f"case when {ts} between timestamp '1900-01-01' and timestamp '2200-01-01' then {ts} end"
+    # rejects forms TIMESTAMPTZ would misread (' -0500'). The range check (next layer) drops
+    # 'infinity' and years no export has. A timestamp starts with a digit: DuckDB's words
+    # ('epoch', 'infinity', ...) are not timestamps of a chat.
+    return (f"case when ascii({raw}) between 48 and 57 then try_cast({raw} as timestamp) "
+            f"when ascii(ltrim({raw})) between 48 and 57 then try_cast(trim({raw}) as timestamp) end")
 
 
-def _validated_select(dataset: str, columns: dict[str, str], read: str) -> str:
-    """SELECT producing typed columns, raw text of the checked columns and one reason code."""
-    def raw(name: str) -> str:
-        return columns.get(name, "null::varchar")
+def _in_range(ts: str) -> str:
+    return f"case when {ts} between timestamp '1900-01-01' and timestamp '2200-01-01' then {ts} end as {ts}"
 
+
+def _fingerprint_sql(read_cols: list[str]) -> str:
+    """Per present field: its bytes without quotes plus the comma after it; minus one."""
+    fields = [f"coalesce(case when contains({c}, '\"') then strlen(replace({c}, '\"', '')) else strlen({c}) end + 1, 0)"
+              for c in read_cols]
+    total = " + ".join(fields) if len(fields) <= 100 else f"list_sum([{', '.join(fields)}])"  # expression depth
+    return f"({total} - 1)::integer"
+
+
+def _validated_select(dataset: str, columns: dict[str, str], read: str, overflow: str | None = None) -> str:
+    """SELECT producing typed columns, raw text of the checked columns and one reason code.
+
+    Three layers, so that every value is computed once: raw text (an empty field is NULL),
+    typed values, then the reason code. With ``overflow`` (the padded read of the fast path)
+    a row with too few fields (the last column padded with NULL) or too many (the overflow
+    column filled) is ``malformed_row``, and ``_fp`` is the row's fingerprint (see
+    :class:`pipeline.csvscan.RecordIndex`).
+    """
+    contract = DATASET_FIELDS[dataset]
+    raws = ", ".join(f"nullif({columns[c]}, '') as r_{c}" if c in columns else f"null::varchar as r_{c}"
+                     for c in contract)
+    extras = [f"{_q(name.removeprefix('extra:'))}, nullif({col}, '')" for name, col in columns.items()
+              if name.startswith("extra:")]
+    extra_sql = f"json_object({', '.join(extras)})" if extras else "null::json"
+    if overflow:
+        read_cols = [f"c{i}" for i in range(len(columns))] + [overflow]
+        malformed, fingerprint = f"({read_cols[-2]} is null or {overflow} is not null)", _fingerprint_sql(read_cols)
+    else:
+        malformed, fingerprint = "false", "null::integer"
     if dataset == "chats":
         typed = f"""
-            try_cast(trim({raw('id')}) as uuid) as id,
-            try_cast(trim({raw('chat_category_id')}) as uuid) as chat_category_id,
-            {_ts_sql(raw('created_at'))} as created_at,
-            {_bool_sql(raw('is_customer_initiated'))} as is_customer_initiated,
-            {_ts_sql(raw('resolved_at'))} as resolved_at,
-            {raw('message')} as message"""
+            {_uuid_sql('r_id')} as id,
+            {_uuid_sql('r_chat_category_id')} as chat_category_id,
+            {_ts_sql('r_created_at')} as created_at,
+            {_bool_sql('r_is_customer_initiated')} as is_customer_initiated,
+            {_ts_sql('r_resolved_at')} as resolved_at,
+            r_message as message"""
+        ranged = f"* replace ({_in_range('created_at')}, {_in_range('resolved_at')})"
         reason = """
             case
+                when _malformed then 'malformed_row'
                 when r_id is null then 'missing_id'
                 when id is null then 'invalid_id'
                 when r_created_at is null then 'missing_created_at'
@@ -225,14 +270,14 @@ def _validated_select(dataset: str, columns: dict[str, str], read: str) -> str:
                 when resolved_at < created_at then 'resolved_before_created'
             end"""
     else:
-        parent = raw("parent_id")
         typed = f"""
-            try_cast(trim({raw('id')}) as uuid) as id,
-            try_cast(case when lower(trim({parent})) = 'null' then null else trim({parent}) end as uuid)
-                as parent_id,
-            {_bool_sql(raw('disabled'))} as disabled"""
+            {_uuid_sql('r_id')} as id,
+            {_uuid_sql("case when lower(trim(r_parent_id)) = 'null' then null else r_parent_id end")} as parent_id,
+            {_bool_sql('r_disabled')} as disabled"""
+        ranged = "*"
         reason = """
             case
+                when _malformed then 'malformed_row'
                 when r_id is null then 'missing_id'
                 when id is null then 'invalid_id'
                 when r_disabled is not null and disabled is null then 'invalid_boolean'
@@ -240,23 +285,22 @@ def _validated_select(dataset: str, columns: dict[str, str], read: str) -> str:
                     then 'invalid_category_id'
                 when parent_id = id then 'self_parent'
             end"""
-    raws = ",\n            ".join(f"{raw(c)} as r_{c}" for c in CHECKED[dataset])
-    extras = [f"{_q(name.removeprefix('extra:'))}, {col}" for name, col in columns.items()
-              if name.startswith("extra:")]
-    extra_sql = f"json_object({', '.join(extras)})" if extras else "null::json"
-    typed_names = ", ".join(DATASET_FIELDS[dataset])
+    checked = ", ".join(f"r_{c}" for c in CHECKED[dataset])
     # Raw text is kept only for rejected rows: it is what the quarantine shows.
     keep_raw = ", ".join(f"case when reason_code is not null then r_{c} end as r_{c}" for c in CHECKED[dataset])
     return f"""
-        select {typed_names}, _extra, reason_code, {keep_raw}
+        select {', '.join(contract)}, _extra, reason_code, {keep_raw}, _fp
         from (
             select *, {reason} as reason_code
             from (
-                select
-                    {typed},
-                    {raws},
-                    {extra_sql} as _extra
-                from {read}
+                select {ranged}
+                from (
+                    select {typed}, {checked}, _extra, _malformed, _fp
+                    from (
+                        select {raws}, {extra_sql} as _extra, {malformed} as _malformed, {fingerprint} as _fp
+                        from {read}
+                    )
+                )
             )
         )"""
 
@@ -292,7 +336,7 @@ def ingest_file(settings: Settings, path: Path) -> IngestResult:
     path = Path(path)
     dataset = classify(path.name, settings)
     structlog.contextvars.bind_contextvars(file=path.name, dataset=dataset)
-    facts = scan_file(path)
+    facts = scan_file(path, index=True)
     batch_id = ledger.batch_id_for(facts.sha256)
     structlog.contextvars.bind_contextvars(batch_id=batch_id)
     with stage("ingest") as summary, db.connect(settings) as con:
@@ -350,33 +394,27 @@ def _load(con: duckdb.DuckDBPyConnection, settings: Settings, facts: FileFacts, 
         else:
             columns[f"extra:{name}"] = f"c{i}"
             extra_columns.append(name)
-    spec = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(names))) + "}"
-    tag = f"{batch_id}_{int(time.time() * 1000)}"
-    read = (f"read_csv({_q(str(facts.path))}, header = true, auto_detect = false, delim = ',', "
-            f"quote = '\"', escape = '\"', columns = {spec}, store_rejects = true, "
-            f"rejects_table = 'rej_{tag}', rejects_scan = 'rejscan_{tag}', "
-            f"max_line_size = {_MAX_LINE}, null_padding = false)")
     con.execute("set TimeZone = 'UTC'")
-    con.execute(f"create or replace temp table v as {_validated_select(dataset, columns, read)}")
-    con.execute(f"""
-        create or replace temp table rejects as
-        select line, min(lower(error_type::varchar) || ': ' || error_message) as detail,
-               min(csv_line) as csv_line
-        from rej_{tag} group by line""")
-    con.execute(f"drop table rej_{tag}; drop table rejscan_{tag}")
-    parsed, embedded = con.execute(
-        "select count(*), coalesce(sum(length(message) - length(replace(message, chr(10), ''))), 0) from v"
-        if dataset == "chats" else "select count(*), 0 from v").fetchone()
-    rejected, rejected_embedded = con.execute(
-        "select count(*), coalesce(sum(length(csv_line) - length(replace(csv_line, chr(10), ''))), 0) "
-        "from rejects").fetchone()
-    con.execute("create or replace temp table spans (start bigint, lines bigint)")
-    if embedded == 0 and rejected_embedded == 0 and 1 + parsed + rejected == facts.physical_lines:
-        # Every record is one line and the reader reported every reject: its account is complete.
-        con.execute("insert into spans select line, 1 from rejects")
-    else:
-        _exact_account(con, facts, len(names), parsed)
-        rejected = con.execute("select count(*) from rejects").fetchone()[0]
+    con.execute("create or replace temp table rejects (line bigint, detail varchar, csv_line varchar)")
+    con.execute("drop table if exists reader_rejects; drop table if exists reader_scans")
+    good_lines = None
+    if facts.records is not None and not facts.records.open_quote_at_end:
+        # Fast path: a padded read that parses rows with too few or too many fields as well,
+        # proven record by record against the file's own record index.
+        read = _read_csv(facts.path, len(names), padded=True)
+        con.execute(f"create or replace temp table v as {_validated_select(dataset, columns, read, 'c_over')}")
+        good_lines, why_not = _fast_account(con, facts, len(names))
+        if good_lines is None:
+            log.info("ingest.fast_account_declined", why=why_not)
+    if good_lines is None:
+        # Exact path: a strict read, every record accounted for line by line (pipeline.csvscan).
+        read = _read_csv(facts.path, len(names), padded=False)
+        con.execute(f"create or replace temp table v as {_validated_select(dataset, columns, read)}")
+        parsed = con.execute("select count(*) from v").fetchone()[0]
+        good_lines = _exact_account(con, facts, len(names), parsed)
+    parsed, flagged = con.execute(
+        "select count(*), count(*) filter (where reason_code = 'malformed_row') from v").fetchone()
+    rejected = con.execute("select count(*) from rejects").fetchone()[0]
     # Later copies of an id that is otherwise valid (usually none: only then is a window needed).
     con.execute("""
         create or replace temp table dup_rows as
@@ -386,9 +424,13 @@ def _load(con: duckdb.DuckDBPyConnection, settings: Settings, facts: FileFacts, 
             where reason_code is null
               and id in (select id from v where reason_code is null group by id having count(*) > 1))
         where n > 1""")
-    # Source line of each parsed row: the data lines that are not taken by rejected records, blank
-    # lines or continuations of multi-line fields, in order, joined to the rows by position.
-    good_lines = {"line": _good_row_lines(con, facts, parsed)}  # noqa: F841  (scanned by DuckDB by name)
+    # Source line of each parsed row, joined to the rows by position; for the few rows held
+    # back (quarantined), joined by row id so the quarantine does not scan every row.
+    good_lines = {"line": good_lines}  # noqa: F841  (scanned by DuckDB by name)
+    held = con.execute("""
+        select rowid as rid from v where reason_code is not null and reason_code <> 'malformed_row'
+        union all select rid from dup_rows""").fetchnumpy()["rid"]
+    held_lines = {"rid": held, "line": good_lines["line"][held]}  # noqa: F841  (scanned by DuckDB)
     has_dups = con.execute("select count(*) from dup_rows").fetchone()[0] > 0
     numbered = "(select v.*, v.rowid as rid, good_lines.line as _line_number from v positional join good_lines)"
     is_dup = "rid in (select rid from dup_rows)" if has_dups else "false"
@@ -410,7 +452,7 @@ def _load(con: duckdb.DuckDBPyConnection, settings: Settings, facts: FileFacts, 
     raw_pick = ", ".join(pick(c) for c in raw_cols)
     now = ledger.now()
     con.execute("begin transaction")
-    log.info("ingest.transaction_started", rows_parsed=parsed, rows_rejected_by_reader=rejected)
+    log.info("ingest.transaction_started", rows_parsed=parsed - flagged, rows_malformed=rejected)
     try:
         con.execute(f"delete from audit.{dataset} where _batch_id = ?", [batch_id])
         con.execute("delete from meta.quarantine where batch_id = ?", [batch_id])
@@ -423,8 +465,9 @@ def _load(con: duckdb.DuckDBPyConnection, settings: Settings, facts: FileFacts, 
             select ?, ?, _line_number, final_reason,
                    map_extract(map {{{reason_text}}}, final_reason)[1],
                    json_object({raw_pick}, '_extra', _extra)::varchar, ?
-            from (select *, coalesce(reason_code, 'duplicate_id_in_file') as final_reason
-                  from {numbered} where reason_code is not null or {is_dup})
+            from (select v.*, held_lines.line as _line_number,
+                         coalesce(reason_code, 'duplicate_id_in_file') as final_reason
+                  from v join held_lines on v.rowid = held_lines.rid)
             union all
             select ?, ?, line, 'malformed_row', 'the CSV reader could not parse the row: ' || detail,
                    {pii.redact_sql('csv_line')}, ?
@@ -434,7 +477,7 @@ def _load(con: duckdb.DuckDBPyConnection, settings: Settings, facts: FileFacts, 
                                   [batch_id]).fetchall())
         loaded = con.execute(f"select count(*) from audit.{dataset} where _batch_id = ?", [batch_id]).fetchone()[0]
         quarantined = sum(counts.values())
-        rows_read = parsed + rejected
+        rows_read = parsed - flagged + rejected
         assert rows_read == loaded + quarantined, "conservation violated"  # by construction
         _write_quarantine_csv(con, settings, dataset, batch_id)
         ledger.update(con, batch_id, stage="ingested", rows_read=rows_read, rows_loaded=loaded,
@@ -444,7 +487,8 @@ def _load(con: duckdb.DuckDBPyConnection, settings: Settings, facts: FileFacts, 
         con.execute("rollback")
         raise
     finally:
-        con.execute("drop table if exists v; drop table if exists rejects; drop table if exists spans; "
+        con.execute("drop table if exists v; drop table if exists rejects; "
+                    "drop table if exists reader_rejects; drop table if exists reader_scans; "
                     "drop table if exists dup_rows")
     if extra_columns:
         log.warning("ingest.extra_columns_kept", extra_columns=extra_columns)
@@ -452,20 +496,134 @@ def _load(con: duckdb.DuckDBPyConnection, settings: Settings, facts: FileFacts, 
                         rows_quarantined=quarantined, reasons=counts, extra_columns=extra_columns)
 
 
-def _good_row_lines(con: duckdb.DuckDBPyConnection, facts: FileFacts, parsed: int) -> np.ndarray:
-    """Line numbers of the parsed rows, in file order (data lines minus the spans)."""
-    free = np.ones(max(facts.physical_lines - 1, 0), dtype=bool)  # index i is line i + 2
-    for start, lines in con.execute("select start, lines from spans").fetchall():
-        free[start - 2:start - 2 + lines] = False
-    good = np.flatnonzero(free) + 2
-    if len(good) != parsed:
-        raise FileRejected("unaccounted_lines", f"{len(good)} data lines are not accounted for by "
-                           f"{parsed} parsed rows; nothing was loaded")
-    return good
+_NULL = "\x1f<null>\x1f"  # the reader's NULL string: not in CSV text, so empty fields read as ''
+_ALIGN_LIMIT = 100_000  # more records than this dropped by the reader: take the exact path
 
 
-def _exact_account(con: duckdb.DuckDBPyConnection, facts: FileFacts, n_fields: int, parsed: int) -> None:
-    """Replace the reader's rejects with an exact line-by-line account (see ``pipeline.csvscan``)."""
+def _read_csv(path: Path, n_fields: int, *, padded: bool) -> str:
+    """DuckDB's reader over the file, every field as text, records it cannot parse skipped.
+
+    (Skipped with ``store_rejects``: with ``ignore_errors`` DuckDB 1.0 miscounts after an
+    unterminated quote, count(*) = -1, and can crash.)
+
+    ``padded`` adds an overflow column and pads short rows with NULL (an empty field reads
+    as '' thanks to the NULL string), so rows with too few or one too many fields come
+    back as rows that the validation marks ``malformed_row``. Skipped records are found
+    by the account that follows, never trusted to the reader's reject store (lossy in 1.0).
+    """
+    names = [f"c{i}" for i in range(n_fields)] + (["c_over"] if padded else [])
+    spec = "{" + ", ".join(f"'{name}': 'VARCHAR'" for name in names) + "}"
+    return (f"read_csv({_q(str(path))}, header = true, auto_detect = false, delim = ',', quote = '\"', "
+            f"escape = '\"', columns = {spec}, nullstr = {_q(_NULL)}, null_padding = {str(padded).lower()}, "
+            f"store_rejects = true, rejects_table = 'reader_rejects', rejects_scan = 'reader_scans', "
+            f"max_line_size = {_MAX_LINE})")
+
+
+def _fast_account(con: duckdb.DuckDBPyConnection, facts: FileFacts, n_fields: int) -> tuple[np.ndarray | None, str]:
+    """Line numbers of the rows of ``v`` from the file's record index, or (None, why not).
+
+    The reader's rows must line up with the index's data records (blank lines excluded):
+    same order, equal fingerprints, the only differences records the reader skipped. Every
+    skipped record and every row marked ``malformed_row`` must then be malformed by
+    :func:`pipeline.csvscan.check` too; they go to ``rejects`` with their raw text.
+    """
+    index = facts.records
+    records = np.flatnonzero(~index.blank)
+    records = records[records > 0]  # record 0 is the header
+    fingerprints = con.execute("select _fp from v").fetchnumpy()["_fp"]
+    gaps = _align(fingerprints, index.fingerprint[records])
+    if gaps is None:
+        return None, "the reader's rows do not line up with the file's records"
+    flagged = con.execute("select rowid from v where reason_code = 'malformed_row'").fetchnumpy()["rowid"]
+    candidates = sorted({p for lo, hi in gaps for p in range(lo, hi + 1)})
+    raw = dict(zip(candidates, _record_bytes(facts.path, index, records[candidates])))
+    errors = {p: csvscan.check(raw[p], n_fields) for p in candidates}
+    skipped = []
+    for lo, hi in gaps:
+        # Records with equal fingerprints side by side: the malformed one is the one skipped.
+        bad = [p for p in range(lo, hi + 1) if errors[p]]
+        if len(bad) != 1:
+            line = index.start_lines[records[hi]]
+            return None, f"cannot tell which record near line {line} the reader skipped"
+        skipped.append(bad[0])
+    kept = np.delete(records, skipped)
+    rows = [(records[p], errors[p], raw[p]) for p in skipped]
+    for record, text in zip(kept[flagged].tolist(), _record_bytes(facts.path, index, kept[flagged])):
+        error = csvscan.check(text, n_fields)
+        if not error:
+            return None, f"the reader's field count disagrees at line {index.start_lines[record]}"
+        rows.append((record, error, text))
+    _insert_rejects(con, [(int(index.start_lines[r]), error, text.decode("utf-8", errors="replace"))
+                          for r, error, text in rows])
+    log.info("ingest.fast_account", records=len(records), skipped_by_reader=len(skipped),
+             malformed=len(rows), blank_lines=int(index.blank[1:].sum()))
+    return index.start_lines[kept], ""
+
+
+def _align(rows: np.ndarray, records: np.ndarray) -> list[tuple[int, int]] | None:
+    """Where ``records`` has entries missing from ``rows``, when rows = records minus some.
+
+    Each gap is a range ``(lo, hi)`` of positions in ``records`` of which exactly one is
+    missing: more than one when equal fingerprints sit side by side. None when the rows
+    are not the records minus some. Compares growing blocks, so each gap costs a few short
+    comparisons and a clean run costs one pass over the arrays.
+    """
+    missing = len(records) - len(rows)
+    if missing < 0 or missing > _ALIGN_LIMIT:
+        return None
+    gaps: list[tuple[int, int]] = []
+    i = j = 0
+    block = 64
+    while i < len(rows):
+        if len(records) - j < len(rows) - i:
+            return None
+        n = min(block, len(rows) - i)
+        diff = np.flatnonzero(rows[i:i + n] != records[j:j + n])
+        if not len(diff):
+            i, j, block = i + n, j + n, min(block * 4, 1 << 20)
+            continue
+        i, j = i + int(diff[0]), j + int(diff[0])
+        lo = j  # records[j] is not the reader's next row: it, or an equal one just before, was skipped
+        while lo > (gaps[-1][1] + 1 if gaps else 0) and records[lo - 1] == records[j]:
+            lo -= 1
+        gaps.append((lo, j))
+        j, block = j + 1, 64
+        if len(gaps) > missing:
+            return None
+    if j < len(records):
+        gaps.extend((p, p) for p in range(j, len(records)))
+    return gaps if len(gaps) == missing else None
+
+
+def _record_bytes(path: Path, index: csvscan.RecordIndex, records: np.ndarray):
+    """Raw bytes of the given records (ascending), line ending removed."""
+    starts = index.starts
+    with csvscan.open_text(path) as fh:
+        for record in records.tolist():
+            start, end = int(starts[record]), int(index.ends[record]) - 1
+            fh.seek(start)
+            raw = fh.read(end - start)
+            yield raw[:-1] if raw.endswith(b"\r") else raw
+
+
+def _insert_rejects(con: duckdb.DuckDBPyConnection, rows: list[tuple[int, str, str]]) -> None:
+    """Malformed records (line, why, raw text) into ``rejects``.
+
+    Through a temporary CSV: DuckDB's executemany costs ~0.5 ms a row.
+    """
+    with tempfile.NamedTemporaryFile("w", suffix=".csv", newline="", encoding="utf-8", delete=False) as fh:
+        writer = csv.writer(fh)
+        writer.writerow(("line", "detail", "csv_line"))
+        writer.writerows(rows)
+    try:
+        con.execute(f"insert into rejects select * from read_csv({_q(fh.name)}, header = true, auto_detect = false, "
+                    "columns = {'line': 'BIGINT', 'detail': 'VARCHAR', 'csv_line': 'VARCHAR'})")
+    finally:
+        os.unlink(fh.name)
+
+
+def _exact_account(con: duckdb.DuckDBPyConnection, facts: FileFacts, n_fields: int, parsed: int) -> np.ndarray:
+    """Line numbers of the ``parsed`` rows from a line-by-line account (see ``pipeline.csvscan``)."""
     account = csvscan.scan(facts.path, n_fields)
     malformed = account.malformed
     if account.records - len(malformed) != parsed:
@@ -477,22 +635,16 @@ def _exact_account(con: duckdb.DuckDBPyConnection, facts: FileFacts, n_fields: i
         )
     log.info("ingest.exact_account", records=account.records, malformed=len(malformed),
              other_spans=len(account.spans) - len(malformed))
-    con.execute("delete from rejects")
-    # Through a temporary CSV: DuckDB's executemany costs ~0.5 ms a row.
-    with tempfile.NamedTemporaryFile("w", suffix=".csv", newline="", encoding="utf-8", delete=False) as fh:
-        writer = csv.writer(fh)
-        writer.writerow(("start", "lines", "malformed", "detail", "csv_line"))
-        writer.writerows((s.start, s.lines, s.malformed, s.error, s.raw.decode("utf-8", errors="replace"))
-                         for s in account.spans)
-    try:
-        read = (f"read_csv({_q(fh.name)}, header = true, auto_detect = false, columns = {{'start': 'BIGINT', "
-                "'lines': 'BIGINT', 'malformed': 'BOOLEAN', 'detail': 'VARCHAR', 'csv_line': 'VARCHAR'})")
-        con.execute(f"create or replace temp table account as select * from {read}")
-        con.execute("insert into rejects select start, detail, csv_line from account where malformed")
-        con.execute("insert into spans select start, lines from account")
-        con.execute("drop table account")
-    finally:
-        os.unlink(fh.name)
+    _insert_rejects(con, [(s.start, s.error, s.raw.decode("utf-8", errors="replace")) for s in malformed])
+    # The data lines that are not taken by rejected records, blank lines or continuations.
+    free = np.ones(max(facts.physical_lines - 1, 0), dtype=bool)  # index i is line i + 2
+    for span in account.spans:
+        free[span.start - 2:span.start - 2 + span.lines] = False
+    good = np.flatnonzero(free) + 2
+    if len(good) != parsed:
+        raise FileRejected("unaccounted_lines", f"{len(good)} data lines are not accounted for by "
+                           f"{parsed} parsed rows; nothing was loaded")
+    return good
 
 
 def _write_quarantine_csv(con: duckdb.DuckDBPyConnection, settings: Settings, dataset: str, batch_id: str) -> Path | None:
