@@ -23,6 +23,7 @@ import json
 import os
 import tempfile
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -109,27 +110,31 @@ def scan_file(path: Path, *, index: bool = False) -> FileFacts:
     """
     sha = hashlib.sha256()
     indexer = csvscan.RecordIndexer() if index else None
-    size = newlines = carriage_returns = 0
+    size = newlines = 0
+    has_cr = False
     last = first_line = head = b""
 
     def text_chunk(chunk: bytes) -> None:
-        nonlocal newlines, carriage_returns, last, first_line, head
+        nonlocal newlines, has_cr, last, first_line, head
         if not head:
             head = chunk[:4096]
             first_line = chunk.split(b"\n", 1)[0][:_MAX_LINE]
+        if not newlines:  # only a file without any LF can be CR-only
+            has_cr = has_cr or b"\r" in chunk
         newlines += chunk.count(b"\n")
-        carriage_returns += chunk.count(b"\r")
         last = chunk[-1:]
         if indexer:
             indexer.update(chunk)
 
     compressed = path.name.lower().endswith(".gz")
-    with open(path, "rb") as raw:
+    # hashlib releases the GIL: the hash of a chunk runs on the other core while it is indexed
+    with open(path, "rb") as raw, ThreadPoolExecutor(1) as hasher:
         while chunk := raw.read(_CHUNK):
-            sha.update(chunk)
+            hashed = hasher.submit(sha.update, chunk)
             size += len(chunk)
             if not compressed:
                 text_chunk(chunk)
+            hashed.result()
     unreadable = None
     if compressed:
         try:
@@ -138,7 +143,7 @@ def scan_file(path: Path, *, index: bool = False) -> FileFacts:
                     text_chunk(chunk)
         except (OSError, EOFError, zlib.error) as exc:  # not gzip, truncated or corrupt
             unreadable = f"cannot decompress the gzip file: {exc}"
-    cr_only = newlines == 0 and carriage_returns > 0
+    cr_only = newlines == 0 and has_cr
     lines = newlines + (1 if last not in (b"", b"\n") else 0)
     records = indexer.finish() if indexer and not unreadable else None
     return FileFacts(path, sha.hexdigest(), size, lines, first_line.split(b"\r", 1)[0], head, cr_only,
