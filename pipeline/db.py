@@ -122,7 +122,7 @@ def open_database(
     *,
     read_only: bool = False,
     threads: int = 2,
-    memory_limit: str = "1GB",
+    memory_limit: str = "512MB",
     lock_timeout: float = 120.0,
 ) -> duckdb.DuckDBPyConnection:
     """Open a DuckDB file, waiting with exponential back-off while another process holds its lock."""

@@ -46,7 +46,7 @@ class Settings:
     timezone: str = "Australia/Melbourne"
     category_rollup: str = "parent"
     duckdb_threads: int = 2
-    duckdb_memory_limit: str = "1GB"
+    duckdb_memory_limit: str = "512MB"
     patterns: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(DEFAULT_PATTERNS))
     settle_seconds: float = 1.0
     reconcile_seconds: float = 30.0
@@ -137,7 +137,7 @@ def load_settings(landing: Path | str | None = None, warehouse: Path | str | Non
         timezone=pick("timezone", "Australia/Melbourne"),
         category_rollup=pick("category_rollup", "parent"),
         duckdb_threads=int(pick("duckdb_threads", "2")),
-        duckdb_memory_limit=pick("duckdb_memory_limit", "1GB"),
+        duckdb_memory_limit=pick("duckdb_memory_limit", "512MB"),
         patterns={
             "categories": _patterns(pick("categories_patterns"), "categories"),
             "chats": _patterns(pick("chats_patterns"), "chats"),
