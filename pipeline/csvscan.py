@@ -1,12 +1,15 @@
-"""An exact, line-numbered account of a CSV file's records, independent of DuckDB's reader.
+"""Accounts of a CSV file's records that are independent of DuckDB's reader.
 
 DuckDB 1.0 parses fast but its reject store is lossy: under load it drops reject records
 ("CSV Buffer is not available to reconstruct CSV Line") and, after an unterminated quote,
-it can swallow a good line without a record. Ingest therefore uses DuckDB's rejects only
-when the line count proves them complete; otherwise this streaming pass, which reads the
-file once line by line, names every line that is not a good record (malformed records,
-blank lines, continuation lines of quoted multi-line fields) so that each record gets its
-exact source line number and every malformed one is quarantined with its raw text.
+it can swallow a good line without a record. Ingest therefore never trusts it:
+
+* :class:`RecordIndexer` finds every record's start, line and fingerprint with numpy in
+  the hashing pass; ingest lines the reader's rows up against it (the fast path);
+* :func:`scan` walks the file line by line and names every line that is not a good record
+  (malformed records, blank lines, continuation lines of quoted multi-line fields), for
+  files the fast path cannot line up;
+* :func:`check` judges one record's raw bytes (UTF-8, quoting, field count) for both.
 """
 from __future__ import annotations
 

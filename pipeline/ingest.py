@@ -1,16 +1,18 @@
 """Ingest stage: validate every row of a landed file in DuckDB SQL and load it as one batch.
 
-One landed file is one batch. The file is parsed once by DuckDB's CSV reader (every
-column as text, reader-level rejects kept), each row gets at most one reason code, and in
-a single transaction the valid rows go to ``audit.<dataset>`` (Write-Audit-Publish: the
-quality gate decides later whether they are published to ``raw``), the rejected rows go to
-``meta.quarantine`` and the ledger records the counts. A crash before the commit leaves
-nothing behind; re-running the stage is idempotent.
+One landed file is one batch. The file is parsed once by DuckDB's CSV reader (every column
+as text), each row gets at most one reason code, and in a single transaction the valid rows
+go to ``audit.<dataset>`` (Write-Audit-Publish: the quality gate decides later whether they
+are published to ``raw``), the rejected rows go to ``meta.quarantine`` and the ledger
+records the counts. A crash before the commit leaves nothing behind; re-running the stage is
+idempotent.
 
-Conservation: ``rows_read = rows_loaded + rows_quarantined`` holds by construction, and the
-record count is reconciled against physical lines counted independently of the CSV reader
-(DuckDB 1.0 can swallow a line after an unterminated quote without reporting it): a file
-whose lines cannot all be accounted for is rejected as a whole rather than loaded short.
+Conservation: ``rows_read = rows_loaded + rows_quarantined`` holds by construction, and every
+record is proven against the file itself rather than the reader's word (DuckDB 1.0 skips
+records without a trustworthy record of them): a numpy record index built in the hashing pass
+is aligned with the reader's rows by fingerprint (:func:`_fast_account`); when they cannot be
+lined up, a line-by-line pass accounts for every record (:func:`_exact_account`), and a file
+whose lines still cannot all be accounted for is rejected as a whole rather than loaded short.
 """
 from __future__ import annotations
 
