@@ -266,3 +266,16 @@ def test_fast_account_agrees_with_the_line_by_line_account(tmp_path, monkeypatch
     assert outcomes[0] == outcomes[1]
     if source.name == "chats.csv":  # the generated file: its 1% defects must not need the slow path
         assert paths[0] and paths[0][0][0] is not None, paths[0][0][1]
+
+
+def test_gzip_file_gives_the_same_batch_as_the_plain_file(tmp_path, defective):
+    """Raw text of skipped records is read back from the decompressed stream (seek on gzip)."""
+    from pipeline.settings import load_settings
+
+    plain = (defective[0] / "chats.csv").read_bytes()
+    outcomes = []
+    for name, data in (("chats.csv", plain), ("chats.csv.gz", gzip.compress(plain))):
+        settings = load_settings(landing=tmp_path / name / "landing", warehouse=tmp_path / name / "warehouse")
+        outcomes.append(_ingest_outcome(settings, write(settings.landing / name, data)))
+    assert outcomes[0][2]["malformed_row"] > 0
+    assert outcomes[0] == outcomes[1]
