@@ -132,8 +132,7 @@ def build_share(settings: Settings) -> dict[str, Any]:
                 create table share.chats as
                 select {chat_cols}, {local}
                 from {chats_rel} as c
-                left join intermediate.int_chats_localized as l on l.chat_id = c.chat_id
-                order by c.created_at""")
+                left join intermediate.int_chats_localized as l on l.chat_id = c.chat_id""")
             cats_rel = SHARE_TABLES["categories"]
             cat_cols = _select_list(_columns(con, cats_rel), kinds.get(cats_rel, {}), identifiers, "k")
             con.execute(f"create table share.categories as select {cat_cols} from {cats_rel} as k")
