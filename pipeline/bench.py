@@ -1,12 +1,23 @@
-"""Benchmarks: ratios measured in one run on this machine, medians of several interleaved runs.
+"""Benchmarks of issue 6: every figure next to its target, ratios measured in one run on this machine.
 
-``python -m pipeline.bench [--sizes 100000,1000000,5000000] [--repeats 3] [--chain 50000]``
-(``make bench``) prints a table and writes ``warehouse/reports/bench/<timestamp>.json`` and
-``.md``. Each measured job runs in its own process, so its peak RSS (``ru_maxrss``) is its own.
+``python -m pipeline.bench`` (``make bench``) prints a Markdown report and writes it, with the raw
+figures as JSON and the scaling plot as PNG, to ``warehouse/reports/bench/<timestamp>.{md,json}``
+and ``<timestamp>-scaling.png``. ``--sections`` picks sections, the size flags size them and
+``--quick`` runs everything tiny (a smoke test, not a measurement). The defaults fit the whole
+run in about 12 minutes on 2 cores.
 
-* ingest vs the limit: the ingest stage (validate + load + quarantine, committed) against a
-  bare DuckDB ``read_csv`` with explicit types into a table in a fresh file, same file;
-* the whole chain for one chats file (plus its categories), with the time per stage.
+1. ``ingest``: the ingest stage against a bare DuckDB load of the same file (interleaved runs);
+2. ``reference``: ingest against the chunked pandas approach of a reference Airflow project
+   (:mod:`pipeline.bench_reference`);
+3. ``latency``: file closed → ``analysis.json`` through a running watcher, against a bare
+   ``dbt build`` of the same project and data; ``chain``: the whole chain for one large chats
+   file against the bare load of that file;
+4. ``scaling``: wall time and peak RSS of the whole chain over sizes, with a log-log fit;
+5. ``redaction``: ``python -m pipeline bench-redaction`` (SQL vs a plain scan vs Python ``re``);
+6. ``burst``: watcher pickup latency and a burst of small files dropped at once.
+
+Every measured job runs in a process of its own (:mod:`pipeline.bench_jobs`), so its peak RSS is
+its own; the bench process itself stays small and only starts jobs and waits for them.
 """
 from __future__ import annotations
 
@@ -15,255 +26,356 @@ import datetime as dt
 import json
 import os
 import shutil
-import statistics
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
+from importlib.metadata import version
 from pathlib import Path
 
+from pipeline import bench_report, bench_watch
+from pipeline.bench_report import percentile
+from pipeline.bench_watch import fresh, place
 from pipeline.settings import PROJECT_ROOT, load_settings
 
-BARE = """
-import duckdb, resource, sys, time
-path, db = sys.argv[1], sys.argv[2]
-con = duckdb.connect(db)
-con.execute("set threads = 2; set memory_limit = '1GB'; set preserve_insertion_order = true")
-t = time.perf_counter()
-con.execute('''create table chats as select * from read_csv(?, header = true, auto_detect = false,
-    ignore_errors = true, columns = {'id': 'UUID', 'chat_category_id': 'UUID', 'created_at': 'TIMESTAMP',
-    'is_customer_initiated': 'VARCHAR', 'resolved_at': 'TIMESTAMP', 'message': 'VARCHAR'})''', [path])
-rows = con.execute("select count(*) from chats").fetchone()[0]
-con.close()
-print(rows, time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
-"""
+SECTIONS = ("ingest", "reference", "latency", "chain", "scaling", "redaction", "burst")
 
-INGEST = """
-import resource, sys, time
-from pathlib import Path
-from pipeline import logs
-from pipeline.ingest import ingest_file
-from pipeline.settings import load_settings
-logs.configure("WARNING", json=True)
-settings = load_settings(landing=sys.argv[2], warehouse=sys.argv[3])
-t = time.perf_counter()
-result = ingest_file(settings, Path(sys.argv[1]))
-print(result.rows_read, time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
-"""
-
-CHAIN = """
-import json, resource, sys, time
-from pipeline import logs
-from pipeline.runner import run_pending
-from pipeline.settings import load_settings
-logs.configure("WARNING", json=True)
-settings = load_settings(landing=sys.argv[1], warehouse=sys.argv[2])
-t = time.perf_counter()
-outcomes = run_pending(settings)
-print(json.dumps({"seconds": time.perf_counter() - t, "statuses": [o.status for o in outcomes],
-                  "batches": [o.batch_id for o in outcomes],
-                  "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
-"""
+#: Sizes of a full run (about 12 min on 2 cores, 15 at most) and of ``--quick``.
+FULL = {"sizes": "100000,1000000,5000000", "repeats": 3, "reference_rows": 1_000_000,
+        "latency_chats": 50_000, "drops": 10, "dbt_repeats": 3, "chain_rows": 2_000_000, "chain_repeats": 3,
+        "scaling_sizes": "10000,100000,1000000,5000000", "scaling_repeats": 1,
+        "redaction_messages": 200_000, "pickup_files": 20, "burst": 200}
+QUICK = {"sizes": "2000,5000", "repeats": 1, "reference_rows": 5_000, "latency_chats": 2_000, "drops": 2,
+         "dbt_repeats": 1, "chain_rows": 5_000, "chain_repeats": 1, "scaling_sizes": "1000,2000,5000,10000",
+         "scaling_repeats": 1, "redaction_messages": 2_000, "pickup_files": 2, "burst": 3}
 
 
-def _py(code: str, *args: str) -> str:
-    proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=PROJECT_ROOT)
-    if proc.returncode != 0:
-        raise RuntimeError(proc.stderr[-2000:])
-    return proc.stdout.strip().splitlines()[-1]
+class JobFailed(RuntimeError):
+    """A measured job exited with an error or was killed; ``seconds`` is how long it ran."""
+
+    def __init__(self, message: str, seconds: float) -> None:
+        super().__init__(message)
+        self.seconds = seconds
 
 
-def _fresh(path: Path) -> Path:
-    shutil.rmtree(path, ignore_errors=True)
-    path.mkdir(parents=True)
-    return path
+@dataclass
+class Workbench:
+    """Scratch folder, the environment of every job, and generated data shared by the sections."""
+
+    work: Path
+    env: dict[str, str] | None = None  # of every job; None: this process's
+    #: Job results by (job, chats), for a later section measuring the same job on the same file.
+    runs: dict[tuple[str, int], list[dict]] = field(default_factory=dict)
+    _generated: dict[tuple[int, int], Path] = field(default_factory=dict)
+
+    def job(self, name: str, *args: object) -> dict:
+        """Run one measured job of :mod:`pipeline.bench_jobs` in its own process; its JSON result."""
+        started = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-m", "pipeline.bench_jobs", name, *map(str, args)],
+                              capture_output=True, text=True, cwd=PROJECT_ROOT, env=self.env)
+        if proc.returncode < 0:
+            killer = " (the kernel's out-of-memory killer?)" if proc.returncode == -signal.SIGKILL else ""
+            why = f"killed by {signal.Signals(-proc.returncode).name}{killer}"
+        elif proc.returncode > 0:
+            why = (proc.stderr.strip().splitlines() or ["no error output"])[-1]
+        else:
+            return json.loads(proc.stdout.strip().splitlines()[-1])
+        raise JobFailed(f"bench job {name} {why}", time.perf_counter() - started)
+
+    def datasets(self, chats: int, seeds: list[int]) -> list[Path]:
+        """Folders with categories.csv + chats.csv (1 % defects, messages), generated once per run."""
+        missing = [seed for seed in seeds if (chats, seed) not in self._generated]
+        if missing:
+            folders = {seed: fresh(self.work / f"gen-{chats}-s{seed}") for seed in missing}
+            self.job("generate", chats, *(arg for seed in missing for arg in (seed, folders[seed])))
+            self._generated.update({(chats, seed): folder for seed, folder in folders.items()})
+        return [self._generated[(chats, seed)] for seed in seeds]
+
+    def dataset(self, chats: int, seed: int = 1) -> Path:
+        return self.datasets(chats, [seed])[0]
+
+    def landing(self, name: str, src: Path, *files: str) -> tuple[Path, Path]:
+        """Fresh landing + warehouse folders, with ``files`` of ``src`` waiting in landing."""
+        landing, warehouse = fresh(self.work / f"{name}-landing"), fresh(self.work / f"{name}-warehouse")
+        for file in files:
+            place(src / file, landing / file)
+        return landing, warehouse
 
 
-def ingest_vs_bare(work: Path, rows: int, repeats: int) -> dict:
+def _manifest(folder: Path) -> dict:
+    return json.loads((folder / "manifest.json").read_text())["files"]["chats"]
+
+
+def _median(runs: list[dict], key: str = "seconds") -> float:
+    return percentile([r[key] for r in runs], 50)
+
+
+def _middle(runs: list[dict]) -> dict:
+    """The run of median time (the upper one of an even count), to show its details."""
+    return sorted(runs, key=lambda r: r["seconds"])[len(runs) // 2]
+
+
+# --------------------------------------------------------------------------- 1. ingest vs bare
+def ingest_vs_bare(bench: Workbench, rows: int, repeats: int) -> dict:
     """Interleaved runs of the bare load and the ingest stage on the same generated file."""
-    from pipeline.generate import generate
-
-    src = _fresh(work / f"gen-{rows}")
-    manifest = generate(src, chats=rows, categories=460, seed=1, defect_rate=0.01, messages=True)
+    src = bench.dataset(rows)
     bare, ingest = [], []
     for _ in range(repeats):
-        db = work / "bare.duckdb"
+        db = bench.work / "bare.duckdb"
         db.unlink(missing_ok=True)
-        n, seconds, rss = _py(BARE, str(src / "chats.csv"), str(db)).split()
-        bare.append((int(n), float(seconds), int(rss)))
-        landing, warehouse = _fresh(work / "landing"), _fresh(work / "warehouse")
-        shutil.copy(src / "chats.csv", landing / "chats.csv")
-        n, seconds, rss = _py(INGEST, str(landing / "chats.csv"), str(landing), str(warehouse)).split()
-        ingest.append((int(n), float(seconds), int(rss)))
-    bare_s = statistics.median(s for _, s, _ in bare)
-    ingest_s = statistics.median(s for _, s, _ in ingest)
-    return {
-        "rows": rows, "file_bytes": (src / "chats.csv").stat().st_size,
-        "defects": sum(manifest["files"]["chats"]["defects"].values()),
-        "bare_seconds_median": bare_s, "ingest_seconds_median": ingest_s,
-        "bare_rows_per_s": rows / bare_s, "ingest_rows_per_s": rows / ingest_s,
-        "ingest_to_bare_throughput": bare_s / ingest_s,
-        "ingest_peak_rss_bytes": max(r for _, _, r in ingest), "bare_peak_rss_bytes": max(r for _, _, r in bare),
-        "runs": {"bare": bare, "ingest": ingest},
-    }
+        bare.append(bench.job("bare", src / "chats.csv", db))
+        landing, warehouse = bench.landing("ingest", src, "chats.csv")
+        ingest.append(bench.job("ingest", landing / "chats.csv", landing, warehouse))
+    bench.runs[("ingest", rows)] = ingest
+    bare_s, ingest_s = _median(bare), _median(ingest)
+    manifest = _manifest(src)
+    return {"rows": rows, "file_bytes": (src / "chats.csv").stat().st_size,
+            "defects": manifest["rows"] - manifest["valid_rows"],
+            "bare_seconds_median": bare_s, "ingest_seconds_median": ingest_s,
+            "bare_rows_per_s": rows / bare_s, "ingest_rows_per_s": rows / ingest_s,
+            "ingest_to_bare_throughput": bare_s / ingest_s,
+            "ingest_peak_rss_bytes": max(r["peak_rss_bytes"] for r in ingest),
+            "bare_peak_rss_bytes": max(r["peak_rss_bytes"] for r in bare),
+            "runs": {"bare": bare, "ingest": ingest}}
 
 
-def chain(work: Path, chats: int) -> dict:
-    """The whole chain for a generated categories + chats pair; seconds per stage from the markers."""
-    from pipeline.generate import generate
+# --------------------------------------------------------------------------- 2. reference
+def versus_reference(bench: Workbench, rows: int, repeats: int) -> dict:
+    """The pandas reference approach against the ingest stage on the same file.
 
-    landing, warehouse = _fresh(work / "chain-landing"), _fresh(work / "chain-warehouse")
-    generate(landing, chats=chats, categories=460, seed=2, defect_rate=0.01, messages=True)
-    result = json.loads(_py(CHAIN, str(landing), str(warehouse)))
-    settings = load_settings(landing=landing, warehouse=warehouse)
-    stages: dict[str, dict[str, float]] = {}
-    for batch in result["batches"]:
-        for marker in sorted((settings.state_dir / batch).glob("*.json")):
-            data = json.loads(marker.read_text())
-            stages.setdefault(batch, {})[data["stage"]] = data.get("stage_seconds")
-    return {"chats": chats, "seconds": result["seconds"], "statuses": result["statuses"],
-            "peak_rss_bytes": result["peak_rss"], "stage_seconds": stages}
-
-
-WATCH = [sys.executable, "-m", "pipeline", "--log-json", "watch", "--settle", "{settle}", "--reconcile", "5",
-         "--landing", "{landing}", "--warehouse", "{warehouse}"]
-
-
-def _tiny_chats(i: int, rows: int = 5) -> str:
-    header = "id,chat_category_id,created_at,is_customer_initiated,resolved_at,message\n"
-    return header + "".join(f"{i:08x}-{r:04x}-4000-8000-000000000000,,2023-03-01 10:00:00,true,"
-                            f"2023-03-01 10:30:00,hello\n" for r in range(rows))
-
-
-class _Service:
-    def __init__(self, landing: Path, warehouse: Path, settle: float) -> None:
-        import threading
-
-        cmd = [a.format(settle=settle, landing=landing, warehouse=warehouse) for a in WATCH]
-        self.proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                     text=True)
-        self.events: list[dict] = []
-        threading.Thread(target=self._follow, daemon=True).start()
-
-    def _follow(self) -> None:
-        for line in self.proc.stderr:
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue
-            event["_seen"] = time.time()
-            self.events.append(event)
-
-    def wait(self, predicate, timeout: float = 900) -> None:
-        deadline = time.monotonic() + timeout
-        while not predicate():
-            if time.monotonic() > deadline or self.proc.poll() is not None:
-                raise RuntimeError("watcher did not get there")
-            time.sleep(0.02)
-
-    def ended(self, name: str) -> dict | None:
-        return next((e for e in self.events if e.get("event") == "watch.batch_end" and e.get("file") == name), None)
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=120)
+    The ingest runs of section 1 are reused when it measured this file; otherwise both are
+    measured here, interleaved.
+    """
+    src = bench.dataset(rows)
+    reference, ingest = [], bench.runs.get(("ingest", rows), [])[:repeats]
+    reused = len(ingest) == repeats
+    for _ in range(repeats):
+        db = bench.work / "reference.duckdb"
+        db.unlink(missing_ok=True)
+        reference.append(bench.job("reference", src / "chats.csv", db))
+        if len(ingest) < repeats:
+            landing, warehouse = bench.landing("ingest", src, "chats.csv")
+            ingest.append(bench.job("ingest", landing / "chats.csv", landing, warehouse))
+    in_file = _manifest(src)["rows"]
+    ref, ing = reference[0], ingest[0]
+    return {"rows": in_file, "repeats": repeats, "ingest_runs_from_section_1": reused,
+            "reference_seconds_median": _median(reference), "ingest_seconds_median": _median(ingest),
+            "speedup": _median(reference) / _median(ingest),
+            "reference_peak_rss_bytes": max(r["peak_rss_bytes"] for r in reference),
+            "ingest_peak_rss_bytes": max(r["peak_rss_bytes"] for r in ingest),
+            "rows_loaded": ref["rows_loaded"], "rows_quarantined": ref["rows_quarantined"],
+            "ingest_rows_loaded": ing["rows_loaded"], "ingest_rows_quarantined": ing["rows_quarantined"],
+            "conserved": all(r["rows_loaded"] + r["rows_quarantined"] == r["rows_read"] == in_file for r in reference),
+            "same_loaded_as_ingest": ref["rows_loaded"] == ing["rows_loaded"],
+            "runs": {"reference": reference, "ingest": ingest}}
 
 
-def pickup_and_burst(work: Path, files: int, burst: int, settle: float) -> dict:
-    """Pickup latency (file closed → batch started) one file at a time, then a burst dropped at once."""
-    landing, warehouse = _fresh(work / "watch-landing"), _fresh(work / "watch-warehouse")
-    service = _Service(landing, warehouse, settle)
-    latencies, singles = [], []
+# --------------------------------------------------------------------------- 3. latency and chain
+def latency(bench: Workbench, chats: int, drops: int, dbt_repeats: int, settle: float) -> dict:
+    """End to end through a running watcher, then a bare ``dbt build`` on the warehouse it left."""
+    folders = bench.datasets(chats, [100 + i for i in range(drops)])
+    result = bench_watch.end_to_end(bench.work, folders, settle, bench.env)
+    result["dbt"] = bench_watch.bare_dbt_build(Path(result.pop("warehouse")), dbt_repeats)
+    bare_s = result["dbt"]["wall_median_s"]
+    result.update(chats=chats, p50_to_dbt=result["p50_s"] / bare_s, last_to_dbt=result["latencies_s"][-1] / bare_s)
+    return result
+
+
+def _chain(bench: Workbench, name: str, src: Path) -> dict:
+    """One chain job over categories + chats of ``src`` in a fresh warehouse; a job that died is a failed run."""
+    landing, warehouse = bench.landing(name, src, "categories.csv", "chats.csv")
     try:
-        for i in range(files):
-            name = f"single_{i:04d}_chats.csv"
-            tmp = landing / f".{name}.part"
-            tmp.write_text(_tiny_chats(i))
-            os.rename(tmp, landing / name)  # the close event happened when the write finished
-            closed = time.time()
-            service.wait(lambda: service.ended(name))
-            queued = next(e for e in service.events if e.get("event") == "watch.queued" and e.get("file") == name)
-            latencies.append(dt.datetime.fromisoformat(queued["timestamp"].replace("Z", "+00:00")).timestamp() - closed)
-            singles.append(service.ended(name)["_seen"] - closed)
-        names = [f"burst_{i:04d}_chats.csv" for i in range(burst)]
-        for i, name in enumerate(names):
-            (landing / f".{name}.part").write_text(_tiny_chats(100_000 + i))
-        started = time.time()
-        for name in names:
-            os.rename(landing / f".{name}.part", landing / name)
-        service.wait(lambda: all(service.ended(n) for n in names))
-        burst_seconds = time.time() - started
-        builds = sum(1 for e in service.events if e.get("event") == "transform.build")
-    finally:
-        service.stop()
-    q = statistics.quantiles(latencies, n=20)
-    one_file = statistics.median(singles)
-    return {"files": files, "settle_seconds": settle, "pickup_p50_s": statistics.median(latencies),
-            "pickup_p95_s": q[18], "single_file_end_to_end_median_s": one_file,
-            "burst_files": burst, "burst_seconds": burst_seconds, "burst_vs_serial": burst_seconds / (burst * one_file),
-            "dbt_builds_total": builds}
+        return bench.job("chain", landing, warehouse)
+    except JobFailed as exc:
+        return {"seconds": exc.seconds, "file_seconds": {}, "peak_rss_bytes": None, "statuses": {},
+                "stage_seconds": {}, "died": str(exc)}
 
 
-def render(report: dict) -> str:
-    lines = [f"# Benchmark {report['started_at']}", "", f"machine: {report['machine']}", "",
-             "## Ingest vs bare DuckDB load (median of %d interleaved runs)" % report["repeats"], "",
-             "| rows | file MB | bare rows/s | ingest rows/s | ingest ÷ bare throughput | ingest peak RSS MB |",
-             "|---:|---:|---:|---:|---:|---:|"]
-    for r in report["ingest"]:
-        lines.append(f"| {r['rows']:,} | {r['file_bytes'] / 1e6:,.0f} | {r['bare_rows_per_s']:,.0f} | "
-                     f"{r['ingest_rows_per_s']:,.0f} | {r['ingest_to_bare_throughput']:.2f} | "
-                     f"{r['ingest_peak_rss_bytes'] / 2**20:,.0f} |")
-    if report.get("chain"):
-        c = report["chain"]
-        lines += ["", f"## Whole chain, {c['chats']:,} chats + categories", "",
-                  f"wall {c['seconds']:.1f} s, peak RSS {c['peak_rss_bytes'] / 2**20:,.0f} MB, statuses {c['statuses']}",
-                  "", "| batch | " + " | ".join(["ingest", "quality_gate", "dbt_build", "redact", "export"]) + " |",
-                  "|---|---:|---:|---:|---:|---:|"]
-        for batch, stages in c["stage_seconds"].items():
-            lines.append(f"| {batch} | " + " | ".join(
-                f"{stages.get(s, 0) or 0:.2f}" for s in ("ingest", "quality_gate", "dbt_build", "redact", "export")) + " |")
-    if report.get("watch"):
-        w = report["watch"]
-        lines += ["", "## Watcher", "",
-                  f"pickup latency (file closed → batch started) over {w['files']} files, settle {w['settle_seconds']} s: "
-                  f"p50 {w['pickup_p50_s']:.2f} s, p95 {w['pickup_p95_s']:.2f} s; one file end to end (median) "
-                  f"{w['single_file_end_to_end_median_s']:.2f} s",
-                  f"burst of {w['burst_files']} files dropped at once: {w['burst_seconds']:.1f} s = "
-                  f"{w['burst_vs_serial']:.2f} × ({w['burst_files']} × one file)"]
-    return "\n".join(lines) + "\n"
+def _failure(run: dict) -> str | None:
+    """Why a chain job did not get every batch done, or None."""
+    if "died" in run:
+        return run["died"]
+    bad = [file for file, status in run["statuses"].items() if status != "done"]
+    return None if not bad else f"{bad[0]}: {run['statuses'][bad[0]]}: {run['errors'].get(bad[0], '')}"
+
+
+def _peak(runs: list[dict]) -> int | None:
+    return max((r["peak_rss_bytes"] for r in runs if r["peak_rss_bytes"] is not None), default=None)
+
+
+def chain_vs_bare(bench: Workbench, rows: int, chain_repeats: int, bare_repeats: int) -> dict:
+    """The chain for one chats file, timed after its categories went through, against the bare load of it."""
+    src = bench.dataset(rows)
+    chains, bare = [], []
+    for i in range(max(chain_repeats, bare_repeats)):
+        if i < chain_repeats:
+            run = _chain(bench, "chain", src)
+            chains.append({**run, "seconds": run["file_seconds"].get("chats.csv", run["seconds"])})
+        if i < bare_repeats:
+            db = bench.work / "bare.duckdb"
+            db.unlink(missing_ok=True)
+            bare.append(bench.job("bare", src / "chats.csv", db))
+    chain_s, bare_s = _median(chains), _median(bare)
+    errors = [e for e in map(_failure, chains) if e]
+    return {"rows": rows, "chain_repeats": chain_repeats, "bare_repeats": bare_repeats,
+            "chain_seconds": chain_s, "bare_seconds_median": bare_s, "chain_to_bare": chain_s / bare_s,
+            "ok": not errors, "error": errors[0] if errors else None,
+            "chain_peak_rss_bytes": _peak(chains),
+            "bare_peak_rss_bytes": max(r["peak_rss_bytes"] for r in bare),
+            "stage_seconds": _middle(chains)["stage_seconds"].get("chats.csv", {}),
+            "runs": {"chain": chains, "bare": bare}}
+
+
+# --------------------------------------------------------------------------- 4. scaling
+def _fit(points: list[dict], key: str) -> dict | None:
+    if len(points) < 2:
+        return None
+    xs = [p["chats"] for p in points]
+    exponent, coefficient = bench_report.loglog_fit(xs, [p[key] for p in points])
+    return {"exponent": exponent, "coefficient": coefficient, "from": min(xs), "to": max(xs)}
+
+
+def _label(points: list[dict]) -> str:
+    def short(n: int) -> str:
+        return f"{n / 1e6:g}M" if n >= 1_000_000 else f"{n / 1e3:g}k"
+
+    return f"{short(points[0]['chats'])}–{short(points[-1]['chats'])}" if points else "no points"
+
+
+def scaling(bench: Workbench, sizes: list[int], repeats: int) -> dict:
+    """The whole chain (categories + chats, fresh warehouse) per size; log-log fits of time and RSS."""
+    points = []
+    for chats in sizes:
+        src = bench.dataset(chats)
+        runs = [_chain(bench, "scaling", src) for _ in range(repeats)]
+        middle = _middle(runs)
+        errors = [e for e in map(_failure, runs) if e]
+        points.append({"chats": chats, "seconds": middle["seconds"], "ok": not errors,
+                       "error": errors[0] if errors else None,
+                       "peak_rss_bytes": _peak(runs),
+                       "chats_stage_seconds": middle["stage_seconds"].get("chats.csv", {}), "runs": runs})
+        print(f"  scaling {chats:,} chats: {middle['seconds']:.1f} s{'' if not errors else ' FAILED'}", flush=True)
+    ok = [p for p in points if p["ok"]]
+    upper = [p for p in ok if p["chats"] > min(sizes)]
+    fits = {"fit_all": _fit(ok, "seconds"), "fit_upper": _fit(upper, "seconds"),
+            "rss_fit_upper": _fit([p for p in upper if p["peak_rss_bytes"]], "peak_rss_bytes")}
+    failed = [f"{p['chats']:,}" for p in points if not p["ok"]]
+    return {"repeats": repeats, "points": points, **fits, "upper_label": _label(upper),
+            "exponent_all": fits["fit_all"] and fits["fit_all"]["exponent"],
+            "exponent_upper": fits["fit_upper"] and fits["fit_upper"]["exponent"],
+            "rss_exponent_upper": fits["rss_fit_upper"] and fits["rss_fit_upper"]["exponent"],
+            "fit_note": f"the {', '.join(failed)}-chat run failed and is left out of the fits" if failed else ""}
+
+
+# --------------------------------------------------------------------------- 5. redaction
+def redaction(bench: Workbench, messages: int, repeats: int) -> dict:
+    """``python -m pipeline bench-redaction --json`` in its own process."""
+    proc = subprocess.run([sys.executable, "-m", "pipeline", "--log-json", "--log-level", "WARNING",
+                           "bench-redaction", "--messages", str(messages), "--repeats", str(repeats), "--json"],
+                          capture_output=True, text=True, cwd=PROJECT_ROOT, env=bench.env)
+    if proc.returncode != 0:
+        raise RuntimeError(f"bench-redaction failed: {proc.stderr.strip()[-2000:]}")
+    return {"repeats": repeats, **json.loads(proc.stdout)}
+
+
+# --------------------------------------------------------------------------- main
+def _options(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m pipeline.bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated, of {', '.join(SECTIONS)}")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes everywhere: a smoke test, not a measurement")
+    sized = {
+        "sizes": "chats per ingest-vs-bare size, comma-separated",
+        "repeats": "runs of each job whose median is reported: ingest, bare load, reference, redaction",
+        "reference_rows": "chats for the reference comparison",
+        "latency_chats": "chats per drop for the end-to-end latency",
+        "drops": "drops into the watcher for the end-to-end latency (a new seed each)",
+        "dbt_repeats": "bare dbt builds after the drops",
+        "chain_rows": "chats for the whole chain vs the bare load",
+        "chain_repeats": "runs of that whole chain",
+        "scaling_sizes": "chats per scaling point, comma-separated",
+        "scaling_repeats": "chain runs per scaling point",
+        "redaction_messages": "messages for the redaction benchmark",
+        "pickup_files": "tiny files for the watcher pickup latency",
+        "burst": "tiny files dropped at once",
+    }
+    for name, text in sized.items():
+        parser.add_argument(f"--{name.replace('_', '-')}", type=str if name.endswith("sizes") else int,
+                            help=f"{text} (default {FULL[name]}, --quick {QUICK[name]})")
+    parser.add_argument("--settle", type=float, default=1.0, help="watcher settle seconds (default 1)")
+    parser.add_argument("--out", type=Path, help="report folder (default warehouse/reports/bench)")
+    args = parser.parse_args(argv)
+    for name, value in (QUICK if args.quick else FULL).items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    unknown = set(args.sections.split(",")) - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown section(s): {', '.join(sorted(unknown))}")
+    return args
+
+
+def _sizes(text: str) -> list[int]:
+    return [int(s) for s in text.split(",") if s]
+
+
+def run_sections(bench: Workbench, args: argparse.Namespace, report: dict) -> None:
+    """Run the chosen sections in order; one that breaks is recorded and the others still run."""
+    chosen = args.sections.split(",")
+    steps = {
+        "ingest": lambda: [ingest_vs_bare(bench, rows, args.repeats) for rows in _sizes(args.sizes)],
+        "reference": lambda: versus_reference(bench, args.reference_rows, args.repeats),
+        "latency": lambda: latency(bench, args.latency_chats, args.drops, args.dbt_repeats, args.settle),
+        "chain": lambda: chain_vs_bare(bench, args.chain_rows, args.chain_repeats, args.repeats),
+        "scaling": lambda: scaling(bench, _sizes(args.scaling_sizes), args.scaling_repeats),
+        "redaction": lambda: redaction(bench, args.redaction_messages, args.repeats),
+        "burst": lambda: bench_watch.pickup_and_burst(bench.work, args.pickup_files, args.burst, args.settle,
+                                                      bench.env),
+    }
+    for name in SECTIONS:
+        if name not in chosen:
+            continue
+        started = time.monotonic()
+        try:
+            report[name] = steps[name]()
+        except Exception as exc:  # keep the other sections' figures: a 13-minute run is not thrown away
+            report["errors"][name] = str(exc).strip().splitlines()[-1] if str(exc).strip() else repr(exc)
+        report["section_seconds"][name] = time.monotonic() - started
+        report["load_average"][name] = os.getloadavg()[0]  # other work on the machine skews the figures
+        print(f"{name}: {report['section_seconds'][name]:.0f} s, load average {report['load_average'][name]:.1f}"
+              + (f" — FAILED: {report['errors'][name]}" if name in report["errors"] else ""), flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="100000,1000000,5000000", help="chats rows per ingest benchmark")
-    parser.add_argument("--repeats", type=int, default=3, help="interleaved runs per size (median reported)")
-    parser.add_argument("--chain", type=int, default=50_000, help="chats for the whole-chain run (0 = skip)")
-    parser.add_argument("--pickup-files", type=int, default=100, help="files for the pickup latency (0 = skip)")
-    parser.add_argument("--burst", type=int, default=200, help="files dropped at once")
-    parser.add_argument("--settle", type=float, default=1.0, help="watcher settle seconds")
-    args = parser.parse_args(argv)
+    args = _options(argv)
     settings = load_settings()
+    out = args.out or settings.reports_dir / "bench"
+    started = time.monotonic()
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    report: dict = {
+        "started_at": stamp, "quick": args.quick, "options": vars(args) | {"out": str(out)},
+        "machine": f"{os.cpu_count()} cores, python {sys.version.split()[0]}, DuckDB {version('duckdb')} "
+                   f"(threads {settings.duckdb_threads}, memory_limit {settings.duckdb_memory_limit})",
+        "errors": {}, "section_seconds": {}, "load_average": {}}
     work = Path(tempfile.mkdtemp(prefix="pipeline-bench-"))
-    report = {"started_at": dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ"),
-              "machine": f"{os.cpu_count()} cores, python {sys.version.split()[0]}", "repeats": args.repeats,
-              "ingest": [], "chain": None, "watch": None}
+    # Jobs never touch the user's pseudonym key: the run gets a key file of its own.
+    bench = Workbench(work, env={**os.environ, "PIPELINE_PSEUDONYM_KEY_FILE": str(work / "pseudonym.key")})
     try:
-        for rows in (int(s) for s in args.sizes.split(",") if s):
-            report["ingest"].append(ingest_vs_bare(work, rows, args.repeats))
-            print(render(report).splitlines()[-1], flush=True)
-        if args.chain:
-            report["chain"] = chain(work, args.chain)
-        if args.pickup_files:
-            report["watch"] = pickup_and_burst(work, args.pickup_files, args.burst, args.settle)
+        run_sections(bench, args, report)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    out = settings.reports_dir / "bench"
+    report["total_seconds"] = time.monotonic() - started
+    report["targets"] = bench_report.targets(report)
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"{report['started_at']}.json").write_text(json.dumps(report, indent=2) + "\n")
-    (out / f"{report['started_at']}.md").write_text(render(report))
-    print(render(report))
-    print(f"written to {out}/{report['started_at']}.md")
-    return 0
+    png = None
+    if report.get("scaling"):
+        png = bench_report.plot_scaling(report["scaling"], out / f"{stamp}-scaling.png").name
+    markdown = bench_report.render(report, png)
+    (out / f"{stamp}.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
+    (out / f"{stamp}.md").write_text(markdown)
+    print(markdown)
+    print(f"written to {out / stamp}.md (.json{', -scaling.png' if png else ''})")
+    return 1 if report["errors"] else 0
 
 
 if __name__ == "__main__":
