@@ -16,6 +16,7 @@ whose lines still cannot all be accounted for is rejected as a whole rather than
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import fnmatch
 import gzip
@@ -355,7 +356,8 @@ def ingest_file(settings: Settings, path: Path) -> IngestResult:
             summary.update(status="duplicate", duplicate_of=reg.duplicate_of)
             return IngestResult(reg.batch_id, dataset, "duplicate", archived_to=dest)
         if ledger.stage_reached(record, "ingested"):
-            # Crash after the commit but before the move: finish the move only.
+            # Crash after the commit but before the move: finish the quarantine file and the move.
+            _write_quarantine_csv(con, settings, dataset, batch_id)
             dest = _move(path, settings.archive_dir, archive_name(record))
             summary.update(status="already_ingested")
             return IngestResult(batch_id, dataset, "already_ingested",
@@ -486,17 +488,22 @@ def _load(con: duckdb.DuckDBPyConnection, settings: Settings, facts: FileFacts, 
         quarantined = sum(counts.values())
         rows_read = parsed - flagged + rejected
         assert rows_read == loaded + quarantined, "conservation violated"  # by construction
-        _write_quarantine_csv(con, settings, dataset, batch_id)
         ledger.update(con, batch_id, stage="ingested", rows_read=rows_read, rows_loaded=loaded,
                       rows_quarantined=quarantined, extra_columns=extra_columns)
         con.execute("commit")
     except BaseException:
-        con.execute("rollback")
+        # A commit that failed (disk full) has ended the transaction already: the rollback's
+        # "no transaction is active" must not replace the error that says why.
+        with contextlib.suppress(duckdb.TransactionException):
+            con.execute("rollback")
         raise
     finally:
         con.execute("drop table if exists v; drop table if exists rejects; "
                     "drop table if exists reader_rejects; drop table if exists reader_scans; "
                     "drop table if exists dup_rows")
+    # After the commit: a failed load leaves no quarantine file behind. A crash before this
+    # line is repaired when the stage resumes (see ingest_file, already_ingested).
+    _write_quarantine_csv(con, settings, dataset, batch_id)
     if extra_columns:
         log.warning("ingest.extra_columns_kept", extra_columns=extra_columns)
     return IngestResult(batch_id, dataset, "ingested", rows_read=rows_read, rows_loaded=loaded,
