@@ -5,6 +5,9 @@ for a batch that is already published changes nothing.
 """
 from __future__ import annotations
 
+import contextlib
+
+import duckdb
 import structlog
 
 from pipeline import db, ledger
@@ -33,7 +36,10 @@ def publish(settings: Settings, batch_id: str) -> int:
             ledger.update(con, batch_id, stage="published")
             con.execute("commit")
         except BaseException:
-            con.execute("rollback")
+            # A commit that failed (e.g. disk full) has already ended the transaction: a rollback
+            # error then must not replace the error that says why.
+            with contextlib.suppress(duckdb.TransactionException):
+                con.execute("rollback")
             raise
     log.info("publish.done", rows_published=n)
     return n

@@ -39,6 +39,18 @@ class _PathsMixin:
     warehouse = luigi.Parameter(default="", significant=False, description="warehouse folder (default: settings)")
 
 
+def _reason(exc: BaseException) -> str:
+    """The first line of the error that explains a failure.
+
+    A DuckDB commit that fails (disk full, I/O error) has already ended its transaction, so a
+    ``rollback`` in the caller's clean-up raises "no transaction is active" and hides why the
+    commit failed: report the error it was handling instead.
+    """
+    while "cannot rollback - no transaction is active" in str(exc) and exc.__context__ is not None:
+        exc = exc.__context__
+    return str(exc).splitlines()[0][:500] if str(exc) else type(exc).__name__
+
+
 def _fail_batch(settings: Settings, batch_id: str, stage_name: str, exc: BaseException) -> None:
     """Record a stage failure in the ledger; never masks the original error."""
     if isinstance(exc, FileRejected):
@@ -46,8 +58,7 @@ def _fail_batch(settings: Settings, batch_id: str, stage_name: str, exc: BaseExc
     try:
         with db.connect(settings) as con:
             ledger.update(con, batch_id, status="failed", error_code=f"{stage_name}_failed",
-                          error=str(exc).splitlines()[0][:500] if str(exc) else type(exc).__name__,
-                          finished_at=ledger.now())
+                          error=_reason(exc), finished_at=ledger.now())
     except Exception:  # pragma: no cover - best effort
         log.exception("ledger.update_failed", batch_id=batch_id)
 
@@ -74,7 +85,11 @@ class BatchStage(_PathsMixin, luigi.Task):
         if not self.output().exists():
             return False
         with db.connect(_settings(self)) as con:
-            return ledger.stage_reached(ledger.get(con, self.batch_id), self.ledger_stage)
+            return self.reached(ledger.get(con, self.batch_id))
+
+    def reached(self, record: dict[str, Any] | None) -> bool:
+        """Whether the ledger shows the batch got through this stage."""
+        return ledger.stage_reached(record, self.ledger_stage)
 
     def do(self, settings: Settings) -> dict[str, Any]:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -87,15 +102,17 @@ class BatchStage(_PathsMixin, luigi.Task):
         started = time.perf_counter()
         try:
             summary = self.do(settings)
+            summary = {"batch_id": self.batch_id, "stage": self.stage_name,
+                       "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+                       "stage_seconds": round(time.perf_counter() - started, 3), **summary}
+            # Inside the try: a marker that cannot be written (disk full) fails the batch with
+            # that reason in the ledger instead of leaving it "running" without one.
+            with self.output().open("w") as out:
+                json.dump(summary, out, indent=2, default=str)
         except BaseException as exc:
             _fail_batch(settings, self.batch_id, self.stage_name, exc)
             self.set_status_message(f"{self.stage_name}: failed: {exc}")
             raise
-        summary = {"batch_id": self.batch_id, "stage": self.stage_name,
-                   "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(),
-                   "stage_seconds": round(time.perf_counter() - started, 3), **summary}
-        with self.output().open("w") as out:
-            json.dump(summary, out, indent=2, default=str)
         self.set_progress_percentage(self.progress)
         self.set_status_message(f"{self.stage_name}: done")
 
@@ -141,14 +158,18 @@ class Ingest(BatchStage):
     def do(self, settings: Settings) -> dict[str, Any]:
         from pipeline.ingest import ingest_file
 
-        if not Path(self.path).exists():
-            with db.connect(settings) as con:
-                record = ledger.get(con, self.batch_id)
-            if not ledger.stage_reached(record, "ingested"):
-                raise PipelineError(f"{self.path} is gone and batch {self.batch_id} was never ingested")
+        path = Path(self.path)
+        with db.connect(settings) as con:
+            record = ledger.get(con, self.batch_id)
+        if ledger.stage_reached(record, "ingested") and not (path.exists() and path.parent == settings.landing):
+            # Resumed after the load committed and the file was archived: nothing to load. (Handing
+            # the archived copy to ingest_file would re-register a batch that failed in a later
+            # stage as a retry, with a new arrival seq.)
             return {"status": "already_ingested", "rows_read": record["rows_read"],
                     "rows_loaded": record["rows_loaded"], "rows_quarantined": record["rows_quarantined"]}
-        result = ingest_file(settings, Path(self.path))
+        if not path.exists():
+            raise PipelineError(f"{self.path} is gone and batch {self.batch_id} was never ingested")
+        result = ingest_file(settings, path)
         if result.status == "rejected":
             raise FileRejected(result.error_code or "rejected", result.error or "file rejected")
         return {"status": result.status, "rows_read": result.rows_read, "rows_loaded": result.rows_loaded,
@@ -169,6 +190,11 @@ class QualityGate(BatchStage):
 
         with db.connect(settings, read_only=False) as con:
             record = ledger.get(con, self.batch_id)
+        if ledger.stage_reached(record, "published"):
+            # Killed after the publish commit, before this marker: the audit rows are in raw now,
+            # and a new scan would find an empty batch and withhold data already published.
+            return {"passed": True, "already_published": True,
+                    "rows_published": publish.publish(settings, self.batch_id)}
         result = quality.run_gate(settings, self.batch_id, record["dataset"], now=record["landed_at"])
         if not result.passed:
             try:
@@ -228,10 +254,19 @@ class ExportAnalysis(BatchStage):
     def do(self, settings: Settings) -> dict[str, Any]:
         from pipeline import export
 
-        summary = coalesced(settings, self.batch_id, "exported", lambda: export.export_analysis(settings))
-        with db.connect(settings) as con:
-            ledger.update(con, self.batch_id, status="done", finished_at=ledger.now())
-        return summary
+        return coalesced(settings, self.batch_id, "exported", lambda: export.export_analysis(settings))
+
+    def run(self) -> None:
+        super().run()
+        # ``done`` is recorded after the marker, and complete() needs both: a crash between the
+        # two leaves the batch running, so it is resumed instead of done without its marker.
+        # A batch resumed after an error is done now: the error is history (it is in the log).
+        with db.connect(_settings(self)) as con:
+            ledger.update(con, self.batch_id, status="done", error_code=None, error=None,
+                          finished_at=ledger.now())
+
+    def reached(self, record: dict[str, Any] | None) -> bool:
+        return super().reached(record) and record["status"] == "done"
 
 
 def resolve_batch(settings: Settings, path: Path) -> str:

@@ -136,6 +136,7 @@ class Watcher:
                 batch_id = resolve_batch(self.settings, path)
             except Exception as exc:  # unreadable file: leave it, say why, keep serving
                 log.error("watch.unreadable", file=path.name, error=str(exc))
+                self._set_aside(path)  # else it is settled again at once: a busy loop re-reading it
                 continue
             log.info("watch.queued", file=path.name, batch_id=batch_id)
             started = time.perf_counter()
@@ -160,13 +161,19 @@ class Watcher:
             self._finished(path, batch_id, record, started)
         structlog.contextvars.clear_contextvars()
 
-    def _finished(self, path: Path, batch_id: str, record: dict | None, started: float,
-                  name: str | None = None) -> None:
+    def _set_aside(self, path: Path) -> None:
+        """Stop tracking a handled file; one still in landing after an error is retried once it changes."""
         with self._lock:
             self._seen.pop(path, None)
-            if path.exists():  # still in landing after an error: do not spin on it
+            try:
                 st = path.stat()
-                self._failed[path] = (st.st_size, st.st_mtime_ns)
+            except FileNotFoundError:
+                return
+            self._failed[path] = (st.st_size, st.st_mtime_ns)
+
+    def _finished(self, path: Path, batch_id: str, record: dict | None, started: float,
+                  name: str | None = None) -> None:
+        self._set_aside(path)
         self.processed.append(batch_id)
         log.info("watch.batch_end", file=name or path.name, batch_id=batch_id,
                  status=record["status"] if record else "unknown",
@@ -175,23 +182,39 @@ class Watcher:
                  error=record and record["error"], duration_s=round(time.perf_counter() - started, 3))
 
     def resume_unfinished(self) -> None:
-        """Finish batches a crash left half-way (ingested, file archived, chain not done)."""
+        """Finish batches a crash or an error left half-way (ingested, chain not done).
+
+        Failed batches are resumed too: after a transient error (disk full, a lock held too
+        long) the restart finishes them at the stage that failed. A batch that failed ingest
+        or the quality gate is back at stage ``registered`` and is not resumed.
+        """
         from pipeline.tasks import ExportAnalysis
 
         if not self.settings.warehouse_db.exists():
             return
         with db.connect(self.settings) as con:
             rows = con.execute(
-                "select batch_id, seq, file from meta.batches where status in ('queued', 'running') "
+                "select batch_id, seq, file from meta.batches where status in ('queued', 'running', 'failed') "
                 "and stage <> 'registered' order by seq").fetchall()
         for batch_id, seq, file in rows:
             log.info("watch.resume", batch_id=batch_id, file=file)
             started = time.perf_counter()
-            archived = self.settings.archive_dir / f"{seq:08d}_{batch_id}__{file}"
-            self._build([ExportAnalysis(batch_id=batch_id, path=str(archived), **self._common())])
+            path = self._batch_file(batch_id, seq, file)
+            self._build([ExportAnalysis(batch_id=batch_id, path=str(path), **self._common())])
             with db.connect(self.settings) as con:
                 record = ledger.get(con, batch_id)
-            self._finished(archived, batch_id, record, started, name=file)
+            self._finished(path, batch_id, record, started, name=file)
+
+    def _batch_file(self, batch_id: str, seq: int, file: str) -> Path:
+        """Where an ingested batch's file is: archived, or still in landing/ after a crash between
+        the ingest commit and the move (the resumed Ingest stage then finishes the move)."""
+        from pipeline.tasks import resolve_batch
+
+        archived = self.settings.archive_dir / f"{seq:08d}_{batch_id}__{file}"
+        landed = self.settings.landing / file
+        if not archived.exists() and landed.exists() and resolve_batch(self.settings, landed) == batch_id:
+            return landed
+        return archived
 
     # ------------------------------------------------------------------ service
     def stop(self, *_args) -> None:
