@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -196,11 +197,21 @@ def _swap_link(link: Path, target: Path) -> None:
     os.replace(tmp, link)
 
 
-def _prune(versions: Path, keep: Path) -> None:
+def _prune(versions: Path, keep: Path, *, abandoned_after_s: float = 600.0) -> None:
+    """Keep the newest KEEP_VERSIONS export sets; drop work folders a killed export left behind.
+
+    A work folder (``.<stamp>.tmp``) is only removed once it is older than
+    ``abandoned_after_s``, so an export still being written by another process is left alone.
+    """
     old = sorted(p for p in versions.iterdir() if p.is_dir() and not p.name.startswith("."))
     for path in old[:-KEEP_VERSIONS]:
         if path != keep:
             shutil.rmtree(path, ignore_errors=True)
+    cutoff = time.time() - abandoned_after_s
+    for work in versions.glob(".*.tmp"):
+        if work.is_dir() and work.stat().st_mtime < cutoff:
+            log.info("export.abandoned_work_removed", path=str(work))
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def render_terminal(settings: Settings) -> str:

@@ -257,3 +257,20 @@ def test_a_worker_against_a_real_luigid_reports_done_tasks(luigid, settings):
             "select t.name, count(*) from tasks t join task_events e on e.task_id = t.id "
             "where e.event_name = 'DONE' group by t.name").fetchall())
     assert recorded.get("DbtBuild") == 2 and recorded.get("ExportAnalysis") == 2
+
+
+def test_prune_removes_work_folders_of_killed_exports_once_abandoned(tmp_path):
+    """A kill during export leaves ``.<stamp>.tmp``; the next export removes it once it is old."""
+    from pipeline import export
+
+    versions = tmp_path / ".exports"
+    sets = [versions / f"2026112{i}T000000Z" for i in range(5)]
+    abandoned, in_progress = versions / ".20261120T000000Z.tmp", versions / ".20261126T000000Z.tmp"
+    for folder in (*sets, abandoned, in_progress):
+        folder.mkdir(parents=True)
+    an_hour_ago = time.time() - 3600
+    os.utime(abandoned, (an_hour_ago, an_hour_ago))
+    export._prune(versions, keep=sets[-1])
+    left = sorted(p.name for p in versions.iterdir())
+    assert abandoned.name not in left and in_progress.name in left
+    assert [p.name for p in sets[-export.KEEP_VERSIONS:]] == [n for n in left if not n.startswith(".")]
