@@ -34,7 +34,7 @@ up: setup
 bench: setup
 	$(PY) -m pipeline.bench $(BENCH_ARGS)
 
-# Fault drills kept out of `make test` (~7 min on 2 cores): kill -9 at 20 seeded points, disk full
+# Fault drills kept out of `make test` (~6 min on 2 cores): kill -9 at 20 seeded points, disk full
 # (tmpfs; skipped with the reason when mount is not permitted), a 30 s lock, the 200 MB line.
 drill: setup
 	$(PY) -m pytest -q -m drill
