@@ -240,7 +240,7 @@ def _ingest_outcome(settings, path: Path) -> tuple:
     return result.rows_read, result.rows_loaded, result.reasons, loaded, held
 
 
-HOSTILE = sorted(p for p in (REPO / "tests" / "data" / "hostile").iterdir() if p.suffix in (".csv", ".gz"))
+HOSTILE = sorted(p for p in (REPO / "tests" / "data" / "hostile").iterdir() if p.suffix.lower() in (".csv", ".gz"))
 
 
 @pytest.mark.parametrize("source", HOSTILE + ["generated"], ids=lambda p: getattr(p, "name", p))
