@@ -37,11 +37,8 @@ def parse_ts(value: str) -> datetime | None:
         return None
 
 
-def classify_chat(row: list[str], ncols: int, seen: set[str]) -> str | None:
-    """Independent re-implementation of the chat reason codes (each defective row has one problem)."""
-    if len(row) != ncols or any("\ufffd" in v for v in row):
-        return "malformed_row"
-    rid, cat, created, init, resolved = row[:5]
+def id_problem(rid: str, seen: set[str]) -> str | None:
+    """The id checks both datasets share; a valid id is remembered in ``seen``."""
     if rid == "":
         return "missing_id"
     if not UUID_RE.match(rid):
@@ -49,6 +46,16 @@ def classify_chat(row: list[str], ncols: int, seen: set[str]) -> str | None:
     if rid in seen:
         return "duplicate_id_in_file"
     seen.add(rid)
+    return None
+
+
+def classify_chat(row: list[str], ncols: int, seen: set[str]) -> str | None:
+    """Independent re-implementation of the chat reason codes (each defective row has one problem)."""
+    if len(row) != ncols or any("\ufffd" in v for v in row):
+        return "malformed_row"
+    rid, cat, created, init, resolved = row[:5]
+    if problem := id_problem(rid, seen):
+        return problem
     if created == "":
         return "missing_created_at"
     c, r = parse_ts(created), parse_ts(resolved) if resolved else None
@@ -67,13 +74,8 @@ def classify_category(row: list[str], seen: set[str]) -> str | None:
     if len(row) != 3 or any("\ufffd" in v for v in row):
         return "malformed_row"
     rid, parent, disabled = row
-    if rid == "":
-        return "missing_id"
-    if not UUID_RE.match(rid):
-        return "invalid_id"
-    if rid in seen:
-        return "duplicate_id_in_file"
-    seen.add(rid)
+    if problem := id_problem(rid, seen):
+        return problem
     if disabled not in BOOLS | {""}:
         return "invalid_boolean"
     if parent and parent.lower() != "null" and not UUID_RE.match(parent):

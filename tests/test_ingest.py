@@ -251,21 +251,18 @@ def test_fast_account_agrees_with_the_line_by_line_account(tmp_path, monkeypatch
 
     if source == "generated":
         source = defective[0] / "chats.csv"
-    outcomes, paths = [], []
-    for mode in ("fast", "exact"):
+    real, fast_results = ingest._fast_account, []
+    accounts = {"fast": lambda *a: fast_results.append(real(*a)) or fast_results[-1],
+                "exact": lambda *a: (None, "disabled by the test")}
+    outcomes = []
+    for mode, account in accounts.items():
         settings = load_settings(landing=tmp_path / mode / "landing", warehouse=tmp_path / mode / "warehouse")
         landed = write(settings.landing / source.name, source.read_bytes())
-        if mode == "exact":
-            monkeypatch.setattr(ingest, "_fast_account", lambda *a: (None, "disabled by the test"))
-        else:
-            taken = []
-            real = ingest._fast_account
-            monkeypatch.setattr(ingest, "_fast_account", lambda *a: taken.append(real(*a)) or taken[-1])
+        monkeypatch.setattr(ingest, "_fast_account", account)
         outcomes.append(_ingest_outcome(settings, landed))
-        paths.append(taken)
     assert outcomes[0] == outcomes[1]
     if source.name == "chats.csv":  # the generated file: its 1% defects must not need the slow path
-        assert paths[0] and paths[0][0][0] is not None, paths[0][0][1]
+        assert fast_results and fast_results[0][0] is not None, fast_results[0][1]
 
 
 def test_gzip_file_gives_the_same_batch_as_the_plain_file(tmp_path, defective):
