@@ -6,7 +6,9 @@ STAMP  := $(VENV)/.installed
 export DO_NOT_TRACK := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: setup demo test docs up bench drill clean
+BENCH_STAMP := $(VENV)/.installed-bench
+
+.PHONY: setup setup-bench demo test lint docs up bench drill clean
 
 setup: $(STAMP)
 
@@ -16,10 +18,24 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
+# Benchmark-only packages (pandas for the reference loader), kept out of the product's dependencies.
+setup-bench: $(BENCH_STAMP)
+
+$(BENCH_STAMP): $(STAMP) requirements-bench.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-bench.lock
+	touch $(BENCH_STAMP)
+
 demo: setup
 	$(PY) -m pipeline demo
 
-test: setup
+# ruff (lint + format) for Python, sqlfluff (Jinja templater, DuckDB dialect) for the dbt SQL.
+lint: setup
+	$(VENV)/bin/ruff check pipeline bench tests
+	$(VENV)/bin/ruff format --check pipeline bench tests
+	cd dbt && ../$(VENV)/bin/sqlfluff lint models macros tests
+
+# The tests cover the benchmark code too, hence the bench packages.
+test: setup-bench lint
 	$(PY) -m pytest -q
 
 # luigid on 127.0.0.1:8082 (visualizer, task history in warehouse/luigi/) + the watcher, no Docker needed.
@@ -31,12 +47,12 @@ up: setup
 	$(PY) -m pipeline watch --scheduler-url http://127.0.0.1:8082
 
 # ~12 min on 2 cores; `make bench BENCH_ARGS=--quick` for a tiny smoke run, `--help` for sections and sizes.
-bench: setup
-	$(PY) -m pipeline.bench $(BENCH_ARGS)
+bench: setup-bench
+	$(PY) -m bench $(BENCH_ARGS)
 
 # Fault drills kept out of `make test` (~6 min on 2 cores): kill -9 at 20 seeded points, disk full
 # (tmpfs; skipped with the reason when mount is not permitted), a 30 s lock, the 200 MB line.
-drill: setup
+drill: setup-bench
 	$(PY) -m pytest -q -m drill
 
 docs: setup

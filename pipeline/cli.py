@@ -8,13 +8,19 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import structlog
 
 from pipeline import logs
 from pipeline.errors import PipelineError
+from pipeline.generate import generate
+from pipeline.orchestration import replay, runner
+from pipeline.orchestration.watcher import Watcher, install_signal_handlers
 from pipeline.settings import Settings, load_settings
+from pipeline.stages import export, transform
+from pipeline.store import db, landing, ledger
 
 log = structlog.get_logger()
 
@@ -30,8 +36,6 @@ def _add_paths(p: argparse.ArgumentParser) -> None:
 
 # --------------------------------------------------------------------------- commands
 def cmd_generate(args: argparse.Namespace) -> int:
-    from pipeline.generate import generate
-
     manifest = generate(Path(args.out), chats=args.chats, categories=args.categories, seed=args.seed,
                         defect_rate=args.defect_rate, messages=args.messages)
     files = manifest["files"]
@@ -41,20 +45,17 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from pipeline.runner import discover, run_pending
-
     settings = _settings(args)
-    files = [Path(f) for f in args.files] if args.files else discover(settings)
+    files = [Path(f) for f in args.files] if args.files else landing.discover(settings)
     missing = [str(f) for f in files if not f.exists()]
     if missing:
         raise PipelineError(f"no such file: {', '.join(missing)}")
     if not files:
         print(f"nothing to do: no CSV files waiting in {settings.landing}")
         return 0
-    outcomes = run_pending(settings, files, scheduler_url=args.scheduler_url or settings.scheduler_url)
-    for o in outcomes:
-        print(f"{o.status:<10} {o.batch_id or '-':<24} {o.file}" + (f"  ({o.error})" if o.error else ""))
-    bad = [o for o in outcomes if o.status not in ("done", "duplicate")]
+    outcomes = runner.run(settings, files, scheduler_url=args.scheduler_url or settings.scheduler_url)
+    _print_outcomes(outcomes)
+    bad = [o for o in outcomes if not o.ok]
     if bad:
         first = bad[0]
         print(f"error: {len(bad)} of {len(outcomes)} batch(es) did not succeed; first: {first.file}: "
@@ -64,9 +65,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_status(args: argparse.Namespace) -> int:
-    from pipeline import db, ledger
+def _print_outcomes(outcomes: list[runner.BatchOutcome]) -> None:
+    for o in outcomes:
+        print(f"{o.status:<10} {o.batch_id or '-':<24} {o.file}" + (f"  ({o.error})" if o.error else ""))
 
+
+def cmd_status(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if not settings.warehouse_db.exists():
         rows = []
@@ -93,15 +97,11 @@ def _n(value) -> str:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from pipeline.export import render_terminal
-
-    print(render_terminal(_settings(args)))
+    print(export.render_terminal(_settings(args)))
     return 0
 
 
 def cmd_docs(args: argparse.Namespace) -> int:
-    from pipeline import transform
-
     settings = _settings(args)
     out = transform.docs(settings, settings.reports_dir / "dbt-docs")
     print(f"dbt docs written to {out}/index.html")
@@ -109,27 +109,20 @@ def cmd_docs(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from pipeline.generate import generate
-    from pipeline.runner import discover, run_pending
-
     settings = _settings(args)
     generate(settings.landing, chats=args.chats, seed=args.seed, defect_rate=args.defect_rate, messages=True)
-    outcomes = run_pending(settings, discover(settings))
-    for o in outcomes:
-        print(f"{o.status:<10} {o.batch_id or '-':<24} {o.file}" + (f"  ({o.error})" if o.error else ""))
+    outcomes = runner.run(settings, landing.discover(settings))
+    _print_outcomes(outcomes)
     print()
     print(f"exports:    {settings.exports_dir}/ (report.md, analysis.json, CSVs, hourly_heatmap.png)")
     print(f"share db:   {settings.share_db} (redacted, shareable)")
     print(f"soda:       {settings.reports_dir / 'soda'}/")
     print(f"quarantine: {settings.quarantine_dir}/")
     print("ledger:     python -m pipeline status")
-    return 0 if all(o.status in ("done", "duplicate") for o in outcomes) else 1
+    return 0 if all(o.ok for o in outcomes) else 1
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-    from pipeline.watcher import Watcher, install_signal_handlers
-
     settings = _settings(args)
     if args.settle is not None:
         settings = replace(settings, settle_seconds=args.settle)
@@ -142,10 +135,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from pipeline.runner import replay
-
     settings = _settings(args)
-    result = replay(settings, Path(args.into))
+    result = replay.replay(settings, Path(args.into))
     print(f"replayed {result['files']} archived file(s) into {result['warehouse']}")
     for table, (live, again) in {t: (result["live"].get(t), result["replayed"].get(t))
                                  for t in sorted(set(result["live"]) | set(result["replayed"]))}.items():
@@ -155,25 +146,6 @@ def cmd_replay(args: argparse.Namespace) -> int:
               else f"error: {len(result['failed'])} file(s) failed on replay", file=sys.stderr)
         return 1
     print("marts identical to the live warehouse")
-    return 0
-
-
-def cmd_bench_redaction(args: argparse.Namespace) -> int:
-    from pipeline.bench_redaction import report
-
-    result = report(n=args.messages, repeats=args.repeats)
-    if args.json:
-        print(json.dumps(result, indent=2))
-        return 0
-    gen = result["generator"]
-    print(f"generator ground truth: {gen['messages']:,} messages, DuckDB threads={gen['threads']}")
-    print(f"{'type':<16}{'set':<11}{'precision':>10}{'recall':>8}{'tp':>8}{'fp':>6}{'fn':>6}")
-    for name in gen["quality"]:
-        for label, q in (("generator", gen["quality"][name]), ("cases", result["cases"]["quality"][name])):
-            print(f"{name:<16}{label:<11}{q['precision']:>10.4f}{q['recall']:>8.4f}{q['tp']:>8}{q['fp']:>6}{q['fn']:>6}")
-    print(f"throughput (median of {args.repeats}): SQL {gen['sql_msgs_per_s']:,.0f} msgs/s; "
-          f"plain scan of the column is {gen['sql_to_scan_ratio']:.1f}x faster; "
-          f"Python re {gen['python_msgs_per_s']:,.0f} msgs/s (SQL {gen['sql_speedup_vs_python']:.1f}x faster)")
     return 0
 
 
@@ -215,12 +187,6 @@ def build_parser() -> argparse.ArgumentParser:
     _add_paths(p)
     p.add_argument("--into", required=True, help="folder for the rebuilt warehouse (must be empty or new)")
     p.set_defaults(func=cmd_replay)
-
-    p = sub.add_parser("bench-redaction", help="precision/recall per PII type and redaction throughput")
-    p.add_argument("--messages", type=int, default=200_000, help="generated messages to measure (default 200000)")
-    p.add_argument("--repeats", type=int, default=3, help="timing repeats; the median is reported (default 3)")
-    p.add_argument("--json", action="store_true", help="print the full report as JSON")
-    p.set_defaults(func=cmd_bench_redaction)
 
     p = sub.add_parser("status", help="show the batch ledger")
     _add_paths(p)

@@ -8,10 +8,16 @@ from __future__ import annotations
 
 import configparser
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipeline.errors import ConfigError
+
+#: The checkout this package runs from, when it runs from one (editable install, tests).
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+#: Where a wheel install puts the dbt project and the Soda checks (pyproject ``data-files``).
+INSTALLED_SHARE = Path(sys.prefix) / "share" / "pipeline"
 
 DEFAULT_PATTERNS = {
     "categories": ("*categories*.csv", "*categories*.csv.gz"),
@@ -55,6 +61,9 @@ class Settings:
     pseudonym_key_file: Path = Path.home() / ".config" / "pipeline" / "pseudonym.key"
     pii_identifier_columns: tuple[str, ...] = ()
     scheduler_url: str | None = None
+    #: The dbt project and the Soda configuration: from the checkout, else the installed copy.
+    dbt_project_dir: Path = field(default_factory=lambda: project_folder("dbt"))
+    soda_dir: Path = field(default_factory=lambda: project_folder("soda"))
 
     # --- derived paths -------------------------------------------------------
     @property
@@ -95,16 +104,23 @@ class Settings:
         return self.landing / "quarantine"
 
     @property
-    def dbt_project_dir(self) -> Path:
-        return PROJECT_ROOT / "dbt"
-
-    @property
     def dbt_target_dir(self) -> Path:
         return self.warehouse / "dbt-target"
 
-    @property
-    def soda_dir(self) -> Path:
-        return PROJECT_ROOT / "soda"
+
+def project_folder(name: str, explicit: str | None = None) -> Path:
+    """``dbt`` or ``soda``: an explicit setting, else the checkout's folder, else the installed copy.
+
+    A wheel install has no checkout beside the package; ``pyproject.toml`` ships both folders
+    as data files under ``<prefix>/share/pipeline/`` (the way Dagster's examples find their
+    dbt project when installed).
+    """
+    candidates = [Path(explicit).expanduser().resolve()] if explicit else [PROJECT_ROOT / name, INSTALLED_SHARE / name]
+    for folder in candidates:
+        if folder.is_dir():
+            return folder
+    raise ConfigError(f"cannot find the {name} folder (looked in {', '.join(map(str, candidates))}); "
+                      f"set PIPELINE_{name.upper()}_DIR")
 
 
 def _patterns(raw: str | None, dataset: str) -> tuple[str, ...]:
@@ -149,9 +165,9 @@ def load_settings(landing: Path | str | None = None, warehouse: Path | str | Non
         pseudonym_key_file=Path(key_file).expanduser() if key_file else Path.home() / ".config" / "pipeline" / "pseudonym.key",
         pii_identifier_columns=tuple(c.strip() for c in (ids or "").split(",") if c.strip()),
         scheduler_url=pick("scheduler_url"),
+        dbt_project_dir=project_folder("dbt", pick("dbt_dir")),
+        soda_dir=project_folder("soda", pick("soda_dir")),
     )
     if settings.category_rollup not in {"leaf", "parent", "root"}:
-        from pipeline.errors import ConfigError
-
         raise ConfigError(f"category_rollup must be leaf, parent or root, not {settings.category_rollup!r}")
     return settings

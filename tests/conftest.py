@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from pipeline.settings import Settings, load_settings
+from tests.helpers import REPO, free_port, luigi_api
 
-REPO = Path(__file__).resolve().parent.parent
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 
@@ -29,35 +31,25 @@ def settings(tmp_path: Path) -> Settings:
     return load_settings(landing=landing, warehouse=tmp_path / "warehouse")
 
 
-def write(path: Path, text: str | bytes) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(text, str):
-        text = text.encode()
-    path.write_bytes(text)
-    return path
-
-
-def wait_for(predicate, timeout: float = 120.0, what: str = "condition"):
-    """Poll ``predicate`` until it returns something truthy (returned) or fail after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
+@pytest.fixture
+def luigid(tmp_path):
+    """A real luigid on a free port, recording task history in SQLite as the repo's luigi.cfg does."""
+    port = free_port()
+    history = tmp_path / "history.db"
+    cfg = (REPO / "luigi.cfg").read_text().replace(
+        "sqlite:///warehouse/luigi/luigi-task-history.db", f"sqlite:///{history}")
+    (tmp_path / "luigi.cfg").write_text(cfg)
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "luigid"), "--port", str(port), "--address",
+                             "127.0.0.1", "--state-path", str(tmp_path / "state.pickle")],
+                            cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "LUIGI_CONFIG_PATH": str(tmp_path / "luigi.cfg")})
+    deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def read_ledger(settings: Settings) -> list[dict]:
-    """The ledger rows in arrival order, read in-process ([] until the schema exists)."""
-    import duckdb
-
-    if not settings.warehouse_db.exists():
-        return []
-    with duckdb.connect(str(settings.warehouse_db)) as con:
-        if not con.execute("select count(*) from duckdb_tables() where schema_name = 'meta' "
-                           "and table_name = 'batches'").fetchone()[0]:
-            return []  # the file exists, the schema is not created yet
-        cur = con.execute("select * from meta.batches order by seq")
-        names = [d[0] for d in cur.description]
-        return [dict(zip(names, r)) for r in cur.fetchall()]
+        try:
+            luigi_api(port, "task_list", {"status": "DONE", "upstream_status": "", "search": ""})
+            break
+        except OSError:
+            time.sleep(0.2)
+    yield port
+    proc.terminate()
+    proc.wait(timeout=10)

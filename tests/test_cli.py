@@ -9,9 +9,9 @@ import sys
 import pytest
 
 from pipeline.cli import build_parser
-from tests.conftest import REPO, write
+from tests.helpers import REPO, write
 
-COMMANDS = ["generate", "run", "watch", "replay", "status", "report", "docs", "demo", "bench-redaction"]
+COMMANDS = ["generate", "run", "watch", "replay", "status", "report", "docs", "demo"]
 
 
 def cli(*args: str, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
@@ -35,6 +35,12 @@ def test_console_script_is_installed():
 def test_parser_knows_every_documented_command():
     choices = build_parser()._subparsers._group_actions[0].choices  # noqa: SLF001
     assert set(COMMANDS) <= set(choices)
+
+
+def test_the_cli_has_no_benchmark_commands():
+    """Benchmarks live in the top-level bench/ package (``make bench``), not in the product's CLI."""
+    choices = build_parser()._subparsers._group_actions[0].choices  # noqa: SLF001
+    assert not [name for name in choices if "bench" in name]
 
 
 def test_run_then_status_json(tmp_path):

@@ -6,7 +6,7 @@ import re
 import yaml
 
 from pipeline.cli import build_parser
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 COMPOSE = yaml.safe_load((REPO / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]

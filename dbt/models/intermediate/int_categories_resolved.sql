@@ -38,9 +38,10 @@ ancestry as (
 
     from ancestry
     inner join stg_support__categories
-        on stg_support__categories.category_id = ancestry.next_ancestor_id
+        on ancestry.next_ancestor_id = stg_support__categories.category_id
     -- cycle guards: never revisit a category, never climb past the depth limit
-    where not list_contains(ancestry.visited_ids, stg_support__categories.category_id)
+    where
+        not list_contains(ancestry.visited_ids, stg_support__categories.category_id)
         and ancestry.distance < {{ var('category_max_depth') }}
 
 ),
@@ -77,7 +78,7 @@ resolved as (
 
     from stg_support__categories
     inner join ancestry_summarised
-        on ancestry_summarised.category_id = stg_support__categories.category_id
+        on stg_support__categories.category_id = ancestry_summarised.category_id
 
 ),
 
@@ -89,11 +90,11 @@ final as (
         root_category_id,
         depth,
         {% if rollup == 'leaf' -%}
-        category_id
+            category_id
         {%- elif rollup == 'parent' -%}
-        coalesce(parent_category_id, category_id)
+            coalesce(parent_category_id, category_id)
         {%- else -%}
-        root_category_id
+            root_category_id
         {%- endif %} as category_group_id,
         disabled,
         is_disabled,

@@ -51,7 +51,7 @@ final as (
 
     from localized
     left join int_categories_resolved
-        on int_categories_resolved.category_id = localized.category_id
+        on localized.category_id = int_categories_resolved.category_id
 
 )
 

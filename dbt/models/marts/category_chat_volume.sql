@@ -15,7 +15,8 @@ volume_per_group as (
         count(*) as chats
 
     from int_chats_localized
-    where is_customer_initiated
+    where
+        is_customer_initiated
         and is_category_disabled = false
     group by category_group_id
 

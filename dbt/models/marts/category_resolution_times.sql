@@ -14,7 +14,8 @@ times_per_group as (
         round(avg(resolution_hours), 2) as avg_resolution_hours
 
     from int_chats_localized
-    where is_category_known
+    where
+        is_category_known
         and is_resolved
     group by category_group_id
 

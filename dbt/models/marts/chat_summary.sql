@@ -32,8 +32,7 @@ chat_totals as (
 daily_median as (
 
     -- continuous median over the days that had at least one such resolution
-    select
-        quantile_cont(chats, 0.5) as median_customer_initiated_resolved_per_day
+    select quantile_cont(chats, 0.5) as median_customer_initiated_resolved_per_day
 
     from customer_resolved_per_day
 

@@ -13,7 +13,8 @@ final as (
         count(*) as chats
 
     from int_chats_localized
-    where is_resolved
+    where
+        is_resolved
         and is_customer_initiated
     group by resolved_date_local
 

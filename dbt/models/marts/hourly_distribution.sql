@@ -57,8 +57,9 @@ final as (
 
     from grid
     left join chats_per_slot
-        on chats_per_slot.weekday = grid.weekday
-        and chats_per_slot.hour = grid.hour
+        on
+            grid.weekday = chats_per_slot.weekday
+            and grid.hour = chats_per_slot.hour
 
 )
 

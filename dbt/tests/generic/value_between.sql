@@ -4,17 +4,13 @@
 -#}
 {% test value_between(model, column_name, min_value=none, max_value=none) %}
 
+{%- set below = column_name ~ " < " ~ min_value if min_value is not none else "false" %}
+{%- set above = column_name ~ " > " ~ max_value if max_value is not none else "false" %}
+
 select {{ column_name }} as value
 from {{ model }}
-where {{ column_name }} is not null
-    and (
-        false
-        {%- if min_value is not none %}
-        or {{ column_name }} < {{ min_value }}
-        {%- endif %}
-        {%- if max_value is not none %}
-        or {{ column_name }} > {{ max_value }}
-        {%- endif %}
-    )
+where
+    {{ column_name }} is not null
+    and ({{ below }} or {{ above }})
 
 {% endtest %}

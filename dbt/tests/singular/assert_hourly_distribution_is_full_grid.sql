@@ -12,7 +12,7 @@ grid_check as (
 
     select
         count(*) as cells,
-        count(distinct (weekday, hour)) as distinct_cells
+        count(distinct (weekday, hour)) as distinct_cells  -- noqa: ST08, LT01, LT06
 
     from hourly_distribution
 
@@ -22,7 +22,8 @@ final as (
 
     select *
     from grid_check
-    where cells != 168
+    where
+        cells != 168
         or distinct_cells != 168
 
 )

@@ -1,0 +1,162 @@
+"""The watcher with a real watchdog observer on a temporary landing folder, driving the real chain."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import time
+from dataclasses import replace
+
+import duckdb
+import pytest
+
+from pipeline.generate import generate
+from tests.helpers import Service, chats_text, luigi_api, read_ledger, running, wait_for, write
+
+
+@pytest.fixture
+def fast(settings):
+    return replace(settings, settle_seconds=0.3, reconcile_seconds=1.0)
+
+
+def test_single_file_is_processed_once(fast):
+    with running(fast):
+        write(fast.landing / "day1_chats.csv", chats_text(20))
+        rows = wait_for(lambda: [r for r in read_ledger(fast) if r["status"] == "done"], what="batch done")
+    assert [(r["file"], r["rows_loaded"]) for r in read_ledger(fast)] == [("day1_chats.csv", 20)]
+    assert (fast.exports_dir / "analysis.json").exists()
+    assert rows[0]["stage"] == "exported"
+
+
+def test_file_written_slowly_is_ingested_only_when_complete(fast):
+    text = chats_text(300)
+    chunks = [text[i:i + 2000] for i in range(0, len(text), 2000)]
+    with running(fast):
+        with open(fast.landing / "slow_chats.csv", "w") as fh:
+            for chunk in chunks:  # pauses shorter than the settle time
+                fh.write(chunk)
+                fh.flush()
+                time.sleep(0.1)
+        wait_for(lambda: any(r["status"] == "done" for r in read_ledger(fast)), what="batch done")
+    assert [(r["rows_read"], r["rows_loaded"]) for r in read_ledger(fast)] == [(300, 300)]
+
+
+def test_duplicate_content_moved_in_and_invalid_files(fast, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    with running(fast) as watcher:
+        write(fast.landing / "a_chats.csv", chats_text(10))
+        wait_for(lambda: any(r["status"] == "done" for r in read_ledger(fast)), what="first batch")
+        write(fast.landing / "copy_of_a_chats.csv", chats_text(10))           # same content, new name
+        write(fast.landing / "broken_chats.csv", b"\x00\x01binary\x00")     # invalid file
+        write(outside / "b_chats.csv", chats_text(5, offset=100))
+        os.rename(outside / "b_chats.csv", fast.landing / "b_chats.csv")     # moved in
+        wait_for(lambda: len(read_ledger(fast)) == 4 and all(r["status"] != "running" for r in read_ledger(fast)),
+                 what="all four files recorded")
+        assert watcher.processed, "the service kept running"
+    by_file = {r["file"]: r for r in read_ledger(fast)}
+    assert by_file["a_chats.csv"]["status"] == "done"
+    assert by_file["copy_of_a_chats.csv"]["status"] == "duplicate"
+    assert by_file["copy_of_a_chats.csv"]["duplicate_of"] == by_file["a_chats.csv"]["batch_id"]
+    assert by_file["broken_chats.csv"]["status"] == "rejected"
+    assert (fast.failed_dir / "broken_chats.csv.error.json").exists()
+    assert by_file["b_chats.csv"]["status"] == "done" and by_file["b_chats.csv"]["rows_loaded"] == 5
+    with duckdb.connect(str(fast.warehouse_db)) as con:
+        assert con.execute("select count(*) from raw.chats").fetchone()[0] == 15
+
+
+def test_restart_processes_files_that_arrived_while_down(fast):
+    write(fast.landing / "categories.csv", "id,parent_id,disabled\n"
+          "00000000-0000-4000-8000-0000000000c1,,false\n")
+    write(fast.landing / "w_chats.csv", chats_text(7))
+    with running(fast):
+        wait_for(lambda: len([r for r in read_ledger(fast) if r["status"] == "done"]) == 2, what="both batches")
+    files = [r["file"] for r in read_ledger(fast)]
+    assert files == ["categories.csv", "w_chats.csv"], "categories go before chats"
+
+
+@pytest.mark.slow
+def test_burst_of_200_files_each_processed_exactly_once(fast):
+    names = [f"burst_{i:03d}_chats.csv" for i in range(200)]
+    with running(fast) as watcher:
+        for i, name in enumerate(names):
+            write(fast.landing / f".{name}.part", chats_text(3, offset=i * 3))
+        for name in names:  # appear at once, as an SFTP job's renames would
+            os.rename(fast.landing / f".{name}.part", fast.landing / name)
+        wait_for(lambda: len([r for r in read_ledger(fast) if r["status"] == "done"]) == 200, timeout=900,
+                 what="200 batches done")
+    rows = read_ledger(fast)
+    assert sorted(r["file"] for r in rows) == names
+    assert all(r["rows_loaded"] == 3 for r in rows)
+    with duckdb.connect(str(fast.warehouse_db)) as con:
+        assert con.execute("select count(*), count(distinct id) from raw.chats").fetchone() == (600, 600)
+    assert len(watcher.processed) == 200
+    builds = [json.loads(p.read_text()) for p in fast.state_dir.glob("*/dbt_build.json")]
+    coalesced = [b for b in builds if b.get("coalesced")]
+    assert len(builds) == 200 and len(coalesced) > 100, "waiting batches share one dbt build"
+
+
+def _counts(settings) -> tuple:
+    with duckdb.connect(str(settings.warehouse_db), read_only=True) as con:
+        return con.execute("""
+            select (select count(*) from raw.chats), (select count(*) from raw.categories),
+                   (select count(*) from meta.quarantine),
+                   (select count(*) from marts.hourly_distribution where chats > 0),
+                   (select sum(chats) from marts.resolved_chats_per_day),
+                   (select count(*) from meta.batches where status = 'done')""").fetchone()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kill_at", ["ingest.transaction_started", "dbt_build.start", "export.start"])
+def test_kill_9_mid_stage_then_restart_matches_an_undisturbed_run(settings, tmp_path, kill_at):
+    src = tmp_path / "gen"
+    generate(src, chats=20_000, categories=460, seed=5, defect_rate=0.01, messages=True)
+
+    reference = replace(settings, landing=tmp_path / "ref_landing", warehouse=tmp_path / "ref_wh")
+    reference.landing.mkdir()
+    for name in ("categories.csv", "chats.csv"):
+        shutil.copy(src / name, reference.landing / name)
+    with Service(reference) as service:
+        wait_for(lambda: service.done("categories.csv", "chats.csv"), timeout=300, what="reference run")
+        assert service.stop() == 0
+
+    for name in ("categories.csv", "chats.csv"):
+        shutil.copy(src / name, settings.landing / name)
+    with Service(settings) as service:
+        wait_for(lambda: any(e.get("event") == kill_at and e.get("file") == "chats.csv" for e in service.events),
+                 timeout=300, what=kill_at)
+        service.proc.kill()  # kill -9 in the middle of that stage
+        assert service.proc.wait() == -signal.SIGKILL
+    with Service(settings) as service:
+        wait_for(lambda: service.done("chats.csv"), timeout=300, what="restarted run")
+        assert service.stop() == 0
+    assert _counts(settings) == _counts(reference)
+
+
+def test_watcher_against_a_real_luigid_shows_the_batch_tasks_done(fast, luigid):
+    with running(fast, scheduler_url=f"http://127.0.0.1:{luigid}"):
+        write(fast.landing / "l_chats.csv", chats_text(12))
+        [row] = wait_for(lambda: [r for r in read_ledger(fast) if r["status"] == "done"], what="batch done")
+    done = luigi_api(luigid, "task_list", {"status": "DONE", "upstream_status": "", "search": row["batch_id"]})
+    assert {t["name"] for t in done.values()} >= {"Ingest", "QualityGate", "DbtBuild", "Redact", "ExportAnalysis"}
+
+
+
+def test_replay_rebuilds_identical_marts_from_the_archive(fast, tmp_path):
+    from pipeline.orchestration.replay import replay
+
+    generate(fast.landing, chats=800, categories=60, seed=9, defect_rate=0.02)
+    run_pending_ok(fast)
+    write(fast.landing / "later_chats.csv", chats_text(30))  # a later batch updates nothing, adds rows
+    run_pending_ok(fast)
+    result = replay(fast, tmp_path / "rebuilt")
+    assert result["files"] == 3 and result["failed"] == []
+    assert result["identical"], (result["live"], result["replayed"])
+    assert set(result["live"]) >= {"category_chat_volume", "hourly_distribution", "resolved_chats_per_day"}
+
+
+def run_pending_ok(settings) -> None:
+    from pipeline.orchestration.runner import run as run_pending
+
+    assert all(o.status == "done" for o in run_pending(settings))

@@ -1,0 +1,482 @@
+"""Quality gate: real Soda scans against real DuckDB files in tmp_path."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import duckdb
+import pytest
+import structlog
+import yaml
+
+from pipeline.errors import ConfigError, QualityGateFailed
+from pipeline.settings import PROJECT_ROOT, Settings, load_settings
+from pipeline.stages import quality
+from pipeline.store.db import SCHEMA_DDL
+
+NOW = datetime(2026, 11, 25, 3, 0, tzinfo=timezone.utc)
+BATCH = "b-0001"
+VENV_BIN = Path(sys.executable).parent
+
+CHATS_CHECKS = {
+    "chats schema has required columns and types",
+    "chats batch is not empty",
+    "chats id is never missing",
+    "chats created_at is never missing",
+    "chats id is unique within the batch",
+    "chats id is a valid RFC 9562 UUID",
+    "chats chat_category_id is a valid RFC 9562 UUID",
+    "chats resolved_at is not before created_at",
+    "chats category exists in categories",
+    "chats newest created_at is recent relative to NOW",
+}
+CATEGORIES_CHECKS = {
+    "categories schema has required columns and types",
+    "categories batch is not empty",
+    "categories id is never missing",
+    "categories id is unique within the batch",
+    "categories id is a valid RFC 9562 UUID",
+    "categories parent_id is a valid RFC 9562 UUID",
+    "categories disabled is filled in",
+    "categories parent exists in categories",
+}
+
+
+@pytest.fixture(scope="module")
+def soda_home(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("home")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch, soda_home):
+    # Soda's telemetry config lives in $HOME/.soda; keep the developer's home untouched.
+    monkeypatch.setenv("HOME", str(soda_home))
+    for name in quality.SCAN_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    s = load_settings(landing=tmp_path / "landing", warehouse=tmp_path / "warehouse")
+    s.warehouse.mkdir(parents=True)
+    with duckdb.connect(str(s.warehouse_db)) as con:
+        for stmt in SCHEMA_DDL:
+            con.execute(stmt)
+    return s
+
+
+def _insert(settings: Settings, table: str, rows: list[dict]) -> None:
+    with duckdb.connect(str(settings.warehouse_db)) as con:
+        for row in rows:
+            cols = ", ".join(row)
+            marks = ", ".join("?" for _ in row)
+            con.execute(f"insert into {table} ({cols}) values ({marks})", list(row.values()))
+
+
+def _category(batch: str = BATCH, **over) -> dict:
+    row = {"id": str(uuid.uuid4()), "parent_id": None, "disabled": False,
+           "_batch_id": batch, "_batch_seq": 1, "_line_number": 2, "_loaded_at": datetime(2026, 11, 25)}
+    row.update(over)
+    return row
+
+
+def _chat(category_id: str, i: int = 0, batch: str = BATCH, **over) -> dict:
+    created = datetime(2023, 6, 1, 10, 0) + timedelta(hours=i)
+    row = {"id": str(uuid.uuid4()), "chat_category_id": category_id, "created_at": created,
+           "is_customer_initiated": True, "resolved_at": created + timedelta(minutes=30),
+           "message": f"hello, my card number is 4111-{i:04d}", "_batch_id": batch, "_batch_seq": 1,
+           "_line_number": i + 2, "_loaded_at": datetime(2026, 11, 25)}
+    row.update(over)
+    return row
+
+
+@pytest.fixture
+def published_category(settings) -> str:
+    row = _category(batch="b-0000")
+    _insert(settings, "raw.categories", [row])
+    return row["id"]
+
+
+def _clean_chats(category_id: str, n: int = 5) -> list[dict]:
+    return [_chat(category_id, i) for i in range(n)]
+
+
+def _outcomes(result) -> dict[str, str]:
+    return {c["name"]: c["outcome"] for c in result.checks}
+
+
+# --- chats ---------------------------------------------------------------------------------------
+
+def test_clean_chats_batch_passes(settings, published_category):
+    _insert(settings, "audit.chats", _clean_chats(published_category))
+    with structlog.testing.capture_logs() as logs:
+        result = quality.run_gate(settings, BATCH, "chats", now=NOW)
+
+    assert result.passed, (result.failed, result.errors)
+    assert result.failed == [] and result.warned == [] and result.errors == []
+    assert set(_outcomes(result)) == CHATS_CHECKS
+    assert set(_outcomes(result).values()) == {"pass"}
+    summary = [e for e in logs if e["event"] == "quality_gate.done"]
+    assert len(summary) == 1
+    assert summary[0]["passed"] is True
+    assert summary[0]["checks_passed"] == len(CHATS_CHECKS)
+    assert summary[0]["checks_failed"] == summary[0]["checks_warned"] == 0
+    assert summary[0]["duration_s"] >= 0 and summary[0]["batch_id"] == BATCH
+    assert quality.raise_for_result(result) is result
+
+
+def test_reports_hold_every_check_name_and_outcome(settings, published_category):
+    _insert(settings, "audit.chats", [*_clean_chats(published_category),
+                                      _chat(str(uuid.uuid4()), 9)])  # unknown category -> warn
+    result = quality.run_gate(settings, BATCH, "chats", now=NOW)
+
+    assert result.report_json == settings.reports_dir / "soda" / f"{BATCH}.json"
+    assert result.report_md == settings.reports_dir / "soda" / f"{BATCH}.md"
+    report = json.loads(result.report_json.read_text())
+    md = result.report_md.read_text()
+    assert report["batch_id"] == BATCH and report["passed"] is True
+    assert report["variables"]["NOW"] == NOW.isoformat()
+    by_name = {c["name"]: c for c in report["checks"]}
+    assert set(by_name) == CHATS_CHECKS
+    assert by_name["chats category exists in categories"]["outcome"] == "warn"
+    assert by_name["chats category exists in categories"]["value"] == 1
+    assert by_name["chats batch is not empty"]["value"] == 6
+    assert "| Check | Outcome | Measured value |" in md
+    for name, check in by_name.items():
+        assert f"| {name} | {check['outcome']} |" in md
+    assert not list(result.report_json.parent.glob("*.tmp"))  # atomic writes leave nothing behind
+
+
+def test_only_the_audited_batch_counts(settings, published_category):
+    other = _chat(published_category, 1, batch="b-0002")
+    _insert(settings, "audit.chats", [*_clean_chats(published_category), other, dict(other)])
+    result = quality.run_gate(settings, BATCH, "chats", now=NOW)
+    assert result.passed
+    assert result.failed == []
+    assert quality.run_gate(settings, "b-0002", "chats", now=NOW).failed == ["chats id is unique within the batch"]
+
+
+def test_duplicate_ids_fail(settings, published_category):
+    rows = _clean_chats(published_category)
+    rows.append(dict(rows[0], _line_number=99))
+    _insert(settings, "audit.chats", rows)
+    result = quality.run_gate(settings, BATCH, "chats", now=NOW)
+
+    assert not result.passed
+    assert result.failed == ["chats id is unique within the batch"]
+    with pytest.raises(QualityGateFailed, match=r"chats id is unique within the batch \(measured 1\)"):
+        quality.raise_for_result(result)
+
+
+def test_resolved_before_created_fails(settings, published_category):
+    rows = _clean_chats(published_category)
+    rows[2]["resolved_at"] = rows[2]["created_at"] - timedelta(seconds=1)
+    _insert(settings, "audit.chats", rows)
+    result = quality.run_gate(settings, BATCH, "chats", now=NOW)
+    assert not result.passed
+    assert result.failed == ["chats resolved_at is not before created_at"]
+
+
+def test_unknown_category_only_warns(settings, published_category):
+    in_flight = _category(batch="b-cat")  # a category batch in audit, not yet published: known
+    _insert(settings, "audit.categories", [in_flight])
+    rows = _clean_chats(published_category)
+    rows[0]["chat_category_id"] = str(uuid.uuid4())
+    rows[1]["chat_category_id"] = in_flight["id"]
+    _insert(settings, "audit.chats", rows)
+    result = quality.run_gate(settings, BATCH, "chats", now=NOW)
+
+    assert result.passed
+    assert result.warned == ["chats category exists in categories"]
+    assert {c["name"]: c["value"] for c in result.checks}["chats category exists in categories"] == 1
+
+
+def test_nil_uuid_fails_format_check(settings, published_category):
+    rows = _clean_chats(published_category)
+    rows[0]["id"] = "00000000-0000-0000-0000-000000000000"
+    rows[1]["chat_category_id"] = "ffffffff-ffff-ffff-ffff-ffffffffffff"
+    _insert(settings, "audit.chats", rows)
+    result = quality.run_gate(settings, BATCH, "chats", now=NOW)
+    assert sorted(result.failed) == ["chats chat_category_id is a valid RFC 9562 UUID",
+                                     "chats id is a valid RFC 9562 UUID"]
+
+
+def test_stale_batch_only_warns(settings, published_category):
+    _insert(settings, "audit.chats", _clean_chats(published_category))
+    result = quality.run_gate(settings, BATCH, "chats", now=NOW, variables={"FRESHNESS_WARN_DAYS": "400"})
+    assert result.passed
+    assert result.warned == ["chats newest created_at is recent relative to NOW"]
+    age = {c["name"]: c["value"] for c in result.checks}["chats newest created_at is recent relative to NOW"]
+    assert 1270 < age < 1275
+
+
+def test_empty_batch_fails_on_row_count_only(settings):
+    result = quality.run_gate(settings, BATCH, "chats", now=NOW)
+    assert result.failed == ["chats batch is not empty"]
+
+
+def test_schema_drift_fails(tmp_path):
+    s = load_settings(landing=tmp_path / "landing", warehouse=tmp_path / "warehouse")
+    s.warehouse.mkdir(parents=True)
+    with duckdb.connect(str(s.warehouse_db)) as con:
+        for stmt in SCHEMA_DDL:
+            if "audit.chats" in stmt:
+                stmt = stmt.replace("id UUID,", "id VARCHAR,", 1).replace("message VARCHAR,", "")
+            con.execute(stmt)
+        con.execute(f"insert into audit.chats (id, created_at, _batch_id) values ('{uuid.uuid4()}', '2023-06-01', '{BATCH}')")
+    result = quality.run_gate(s, BATCH, "chats", now=NOW)
+    assert result.failed == ["chats schema has required columns and types"]
+    schema = next(c for c in result.checks if c["name"] == "chats schema has required columns and types")
+    assert "missing message" in schema["value_text"] and "id (varchar, expected uuid)" in schema["value_text"]
+
+
+def test_message_text_never_reaches_the_reports(settings, published_category):
+    secret = "SECRET-PII-7f3a please call me on 0400 000 000"
+    rows = [_chat(published_category, i, message=f"{secret} #{i}") for i in range(4)]
+    rows.append(dict(rows[0]))                                                  # duplicate id -> fail
+    rows[1]["resolved_at"] = rows[1]["created_at"] - timedelta(hours=1)         # -> fail
+    rows[2]["chat_category_id"] = str(uuid.uuid4())                             # -> warn
+    _insert(settings, "audit.chats", rows)
+    result = quality.run_gate(settings, BATCH, "chats", now=NOW)
+
+    assert set(result.failed) == {"chats id is unique within the batch", "chats resolved_at is not before created_at"}
+    for path in (result.report_json, result.report_md):
+        text = path.read_text()
+        assert "SECRET-PII" not in text and "0400 000 000" not in text
+    assert "SECRET-PII" not in json.dumps(result.checks)
+
+
+# --- categories ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("blank", "outcome"), [(0, "pass"), (1, "warn"), (9, "warn"), (10, "fail")])
+def test_categories_disabled_missing(settings, blank, outcome):
+    rows = [_category(_line_number=i + 2, disabled=None if i < blank else (i % 2 == 0)) for i in range(12)]
+    _insert(settings, "audit.categories", rows)
+    result = quality.run_gate(settings, BATCH, "categories", now=NOW)
+
+    assert set(_outcomes(result)) == CATEGORIES_CHECKS
+    assert _outcomes(result)["categories disabled is filled in"] == outcome
+    assert result.passed is (outcome != "fail")
+    others = {n: o for n, o in _outcomes(result).items() if n != "categories disabled is filled in"}
+    assert set(others.values()) == {"pass"}
+
+
+def test_unknown_parent_only_warns(settings):
+    root = _category(batch="b-0000")
+    _insert(settings, "raw.categories", [root])
+    child = _category(parent_id=root["id"])
+    grandchild = _category(parent_id=child["id"])   # parent in the same batch
+    orphan = _category(parent_id=str(uuid.uuid4()))
+    _insert(settings, "audit.categories", [child, grandchild, orphan])
+    result = quality.run_gate(settings, BATCH, "categories", now=NOW)
+    assert result.passed
+    assert result.warned == ["categories parent exists in categories"]
+
+
+# --- errors --------------------------------------------------------------------------------------
+
+def test_missing_warehouse_is_a_failure(tmp_path):
+    s = load_settings(landing=tmp_path / "landing", warehouse=tmp_path / "nowhere")
+    result = quality.run_gate(s, BATCH, "chats", now=NOW)
+    assert not result.passed
+    assert any("Could not connect" in e for e in result.errors)
+    with pytest.raises(QualityGateFailed, match="scan error"):
+        quality.raise_for_result(result)
+    assert "Scan errors" in result.report_md.read_text()
+
+
+def test_broken_checks_file_is_a_failure(settings, published_category, tmp_path, monkeypatch):
+    soda_dir = tmp_path / "soda"
+    soda_dir.mkdir()
+    (soda_dir / "configuration.yml").write_text((PROJECT_ROOT / "soda" / "configuration.yml").read_text())
+    (soda_dir / "chats.yml").write_text("checks for chats:\n  - row_count > 0:\n    name: [unclosed\n")
+    monkeypatch.setattr(Settings, "soda_dir", property(lambda self: soda_dir))
+    _insert(settings, "audit.chats", _clean_chats(published_category))
+    result = quality.run_gate(settings, BATCH, "chats", now=NOW)
+    assert not result.passed and result.errors
+
+
+def test_sql_error_in_a_check_is_a_failure(settings, published_category, tmp_path, monkeypatch):
+    soda_dir = tmp_path / "soda"
+    soda_dir.mkdir()
+    (soda_dir / "configuration.yml").write_text((PROJECT_ROOT / "soda" / "configuration.yml").read_text())
+    (soda_dir / "chats.yml").write_text(textwrap.dedent("""\
+        checks for chats:
+          - row_count > 0:
+              name: rows
+          - failed rows:
+              name: broken
+              fail condition: no_such_column > 1
+        """))
+    monkeypatch.setattr(Settings, "soda_dir", property(lambda self: soda_dir))
+    _insert(settings, "audit.chats", _clean_chats(published_category))
+    result = quality.run_gate(settings, BATCH, "chats", now=NOW)
+    assert not result.passed
+    assert any("no_such_column" in e for e in result.errors)
+
+
+def test_environment_variable_shadowing_a_scan_variable_is_a_failure(settings, published_category, monkeypatch):
+    _insert(settings, "audit.chats", _clean_chats(published_category))
+    monkeypatch.setenv("BATCH_ID", "some-other-batch")
+    result = quality.run_gate(settings, BATCH, "chats", now=NOW)
+    assert not result.passed
+    assert "BATCH_ID" in result.errors[0]
+
+
+@pytest.mark.parametrize("bad", ["", "x' or '1'='1", "a b"])
+def test_unsafe_batch_id_is_rejected(settings, bad):
+    with pytest.raises(ConfigError):
+        quality.run_gate(settings, bad, "chats", now=NOW)
+
+
+def test_unknown_dataset_is_rejected(settings):
+    with pytest.raises(ConfigError):
+        quality.run_gate(settings, BATCH, "tickets", now=NOW)
+
+
+def test_configuration_uses_the_real_warehouse_like_the_pipeline_connections(settings):
+    config = yaml.safe_load(quality.configuration_yaml(settings))["data_source warehouse"]
+    assert config["path"] == str(settings.warehouse_db)
+    # same DuckDB configuration as the pipeline's own handles: a read-only one would clash in-process
+    assert config["read_only"] is False and config["type"] == "duckdb" and config["schema"] == "audit"
+    assert config["sampler"]["exclude_columns"] == {"chats": ["message"]}
+
+
+# --- telemetry -----------------------------------------------------------------------------------
+
+def test_ensure_soda_telemetry_off_keeps_other_keys(tmp_path):
+    path = tmp_path / ".soda" / "config.yml"
+    assert quality.ensure_soda_telemetry_off(path) == path
+    assert yaml.safe_load(path.read_text()) == {"send_anonymous_usage_stats": False}
+    path.write_text("send_anonymous_usage_stats: true\nuser_cookie_id: keep-me\n")
+    quality.ensure_soda_telemetry_off(path)
+    assert yaml.safe_load(path.read_text()) == {"send_anonymous_usage_stats": False, "user_cookie_id": "keep-me"}
+
+
+NO_NETWORK_SCRIPT = """
+import json, socket, sys
+from datetime import datetime
+attempts = []
+def deny(*args, **kwargs):
+    attempts.append(repr(args[1:2] or args[:1]))
+    raise OSError("network disabled by test")
+socket.socket.connect = deny
+socket.socket.connect_ex = deny
+socket.getaddrinfo = deny
+socket.create_connection = deny
+
+from pipeline.stages.quality import run_gate
+from pipeline.settings import load_settings
+result = run_gate(load_settings(landing=sys.argv[1], warehouse=sys.argv[2]), "b-0001", "chats",
+                  now=datetime(2026, 11, 25))
+from soda.telemetry.soda_telemetry import SodaTelemetry
+from opentelemetry import trace
+provider = trace.get_tracer_provider()
+for flush in ("force_flush", "shutdown"):
+    getattr(provider, flush, lambda: None)()
+print(json.dumps({"attempts": attempts, "passed": result.passed,
+                  "telemetry_on": SodaTelemetry.get_instance()._SodaTelemetry__send}))
+"""
+
+
+def test_scan_makes_no_network_connection(settings, published_category, tmp_path):
+    """Fresh interpreter: Soda reads its telemetry switch once, at import."""
+    _insert(settings, "audit.chats", _clean_chats(published_category))
+    home = tmp_path / "fresh-home"
+    (home / ".soda").mkdir(parents=True)
+    (home / ".soda" / "config.yml").write_text("send_anonymous_usage_stats: true\nuser_cookie_id: keep-me\n")
+    env = {k: v for k, v in os.environ.items() if k not in quality.SCAN_VARIABLES}
+    env.update(HOME=str(home), PYTHONPATH=str(PROJECT_ROOT))
+    proc = subprocess.run([sys.executable, "-c", NO_NETWORK_SCRIPT, str(settings.landing), str(settings.warehouse)],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out == {"attempts": [], "passed": True, "telemetry_on": False}
+    assert yaml.safe_load((home / ".soda" / "config.yml").read_text()) == {
+        "send_anonymous_usage_stats": False, "user_cookie_id": "keep-me"}
+
+
+# --- by hand -------------------------------------------------------------------------------------
+
+def test_by_hand_cli_command(settings, published_category, tmp_path, soda_home):
+    """`soda scan -d warehouse -c <config> -v BATCH_ID=... soda/chats.yml` from the repo root."""
+    quality.ensure_soda_telemetry_off(soda_home / ".soda" / "config.yml")
+    rows = _clean_chats(published_category)
+    _insert(settings, "audit.chats", rows)
+    config = yaml.safe_load((PROJECT_ROOT / "soda" / "configuration.yml").read_text())
+    config["data_source warehouse"]["path"] = str(settings.warehouse_db)
+    config_file = tmp_path / "configuration.yml"
+    config_file.write_text(yaml.safe_dump(config))
+    env = {k: v for k, v in os.environ.items() if k not in quality.SCAN_VARIABLES}
+    env["HOME"] = str(soda_home)
+
+    def scan(*variables: str) -> subprocess.CompletedProcess:
+        args = [str(VENV_BIN / "soda"), "scan", "-d", "warehouse", "-c", str(config_file)]
+        for v in variables:
+            args += ["-v", v]
+        return subprocess.run([*args, "soda/chats.yml"], cwd=PROJECT_ROOT, env=env,
+                              capture_output=True, text=True, timeout=120)
+
+    ok = scan(f"BATCH_ID={BATCH}")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "chats id is unique within the batch [PASSED]" in ok.stdout
+
+    _insert(settings, "audit.chats", [dict(rows[0])])
+    bad = scan(f"BATCH_ID={BATCH}", "NOW=2026-11-25T00:00:00+00:00")
+    assert bad.returncode == 2, bad.stdout + bad.stderr  # soda: 2 = check failures
+    assert "chats id is unique within the batch [FAILED]" in bad.stdout
+    assert "4111-" not in bad.stdout + bad.stderr  # no message samples in the console either
+
+
+def test_sampler_config_keeps_message_out_of_failed_row_samples(settings, published_category):
+    """Soda's default sampler stores nothing; a persisting one (here LogSampler) must still never see `message`."""
+    from soda.sampler.log_sampler import LogSampler
+    from soda.scan import Scan
+
+    rows = _clean_chats(published_category)
+    rows[0]["resolved_at"] = rows[0]["created_at"] - timedelta(hours=1)
+    rows[1]["chat_category_id"] = str(uuid.uuid4())
+    rows.append(dict(rows[2]))
+    _insert(settings, "audit.chats", rows)
+    scan = Scan()
+    scan.set_data_source_name("warehouse")
+    scan.sampler = LogSampler()
+    scan.add_variables({"BATCH_ID": BATCH})
+    scan.add_configuration_yaml_str(quality.configuration_yaml(settings))
+    scan.add_sodacl_yaml_file(str(PROJECT_ROOT / "soda" / "chats.yml"))
+    try:
+        scan.execute()
+    finally:
+        quality._close_connections(scan)
+    logs = scan.get_logs_text()
+    assert not scan.has_error_logs(), scan.get_error_logs_text()
+    assert logs.count("Sample failed_rows") >= 2 and "chat_category_id" in logs  # samples were taken ...
+    assert "4111-" not in logs and "message" not in logs.split("Sample failed_rows", 1)[1]  # ... without message
+
+
+def test_gate_releases_the_warehouse_for_the_writer(settings, published_category):
+    """Same process, as in the pipeline: read-write before and after the read-only scan."""
+    from pipeline.store import db
+
+    _insert(settings, "audit.chats", _clean_chats(published_category))
+    with db.connect(settings) as con:
+        con.execute("select 1")
+    assert quality.run_gate(settings, BATCH, "chats", now=NOW).passed
+    with db.connect(settings) as con:  # would raise if Soda had kept its read-only handle open
+        assert con.execute("select count(*) from audit.chats").fetchone()[0] == 5
+
+
+def test_gate_runs_while_this_process_holds_a_writer(settings, published_category):
+    from pipeline.store import db
+
+    _insert(settings, "audit.chats", _clean_chats(published_category))
+    with db.connect(settings) as con:  # same configuration: the gate shares the process's instance
+        result = quality.run_gate(settings, BATCH, "chats", now=NOW)
+        assert con.execute("select count(*) from audit.chats").fetchone()[0] == 5
+    assert result.passed and not result.errors
