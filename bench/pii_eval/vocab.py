@@ -18,46 +18,48 @@ GIVEN_NAMES: dict[str, tuple[str, ...]] = {
         "Leanne", "Wayne", "Tracey", "Glenn", "Michelle", "Stephen", "Rebecca",
         "Andrew", "Samantha", "Benjamin", "Lauren", "Daniel", "Elizabeth", "Harry",
         "Alice", "Oscar", "Evie", "Archie", "Matilda", "Hamish", "Imogen", "Angus",
+        "Bronwyn", "Kerry", "Dale", "Troy", "Belinda", "Jodie", "Scott", "Kristy",
     ),
     "vietnamese": (
         "Mai", "Linh", "Thanh", "Huong", "Minh", "Tuan", "Trang", "Duc", "Phuong",
         "Quang", "Thao", "Hieu", "Ngoc", "Khanh", "Bao", "Vy", "Long", "Anh",
-        "Dung", "Hoa",
+        "Dung", "Hoa", "Nhung", "Loan", "Tien", "Vinh", "Thuy", "Hung",
     ),
     "chinese": (
         "Wei", "Jing", "Xiaoming", "Li", "Yan", "Hui", "Jun", "Mei", "Zhiwei",
         "Xin", "Yu", "Lei", "Ting", "Qiang", "Fang", "Jian", "Ying", "Hao",
-        "Ming", "Shu",
+        "Ming", "Shu", "Xiaoyu", "Zihan", "Yuxuan", "Kai", "Ling", "Wen",
     ),
     "indian": (
         "Priya", "Rahul", "Anjali", "Arjun", "Deepika", "Vikram", "Sanjay",
         "Kavya", "Rohan", "Neha", "Aditya", "Pooja", "Harpreet", "Gurpreet",
         "Manpreet", "Lakshmi", "Suresh", "Meera", "Karthik", "Divya", "Aarav",
-        "Ishaan", "Sneha", "Ravi",
+        "Ishaan", "Sneha", "Ravi", "Jaspreet", "Navdeep", "Swati", "Venkat", "Anand", "Shreya",
     ),
     "greek": (
         "Nikos", "Eleni", "Giorgos", "Katerina", "Dimitri", "Sofia", "Yiannis",
-        "Vasiliki", "Kostas", "Despina", "Theo", "Stavros", "Athena", "Panagiota",
+        "Vasiliki", "Kostas", "Despina", "Theo", "Stavros", "Athena", "Panagiota", "Christos", "Georgia-Rose", "Spiros",
     ),
     "italian": (
         "Giulia", "Marco", "Francesca", "Luca", "Alessandro", "Chiara", "Giuseppe",
-        "Antonella", "Salvatore", "Rosaria", "Matteo", "Valentina", "Enzo", "Carmela",
+        "Antonella", "Salvatore", "Rosaria", "Matteo", "Valentina", "Enzo", "Carmela", "Vincenzo", "Lucia", "Domenico",
     ),
     "arabic": (
         "Ahmed", "Fatima", "Mohammed", "Aisha", "Omar", "Layla", "Yusuf", "Zainab",
-        "Khalid", "Mariam", "Hassan", "Noor", "Bilal", "Rania", "Tariq", "Samira",
+        "Khalid", "Mariam", "Hassan", "Noor", "Bilal", "Rania", "Tariq", "Samira", "Jihad", "Leila", "Mustafa", "Huda",
     ),
     "irish": (
         "Siobhan", "Ciaran", "Niamh", "Padraig", "Aoife", "Declan", "Saoirse",
-        "Eoin", "Caoimhe", "Cillian", "Roisin", "Seamus", "Orla", "Finbar",
+        "Eoin", "Caoimhe", "Cillian", "Roisin", "Seamus", "Orla", "Finbar", "Sinead", "Oisin",
     ),
     "maori": (
         "Aroha", "Wiremu", "Anahera", "Tane", "Mere", "Hemi", "Kahurangi",
-        "Rawiri", "Ngaio", "Tamati", "Moana", "Nikau", "Manaia", "Kiri",
+        "Rawiri", "Ngaio", "Tamati", "Moana", "Nikau", "Manaia", "Kiri", "Hine", "Ropata", "Awhina",
     ),
     "aboriginal": (
         "Jarrah", "Kirra", "Bindi", "Jedda", "Mirrin", "Yindi", "Allira",
-        "Kalinda", "Jirra", "Marlee", "Tanami", "Warrick", "Koorine", "Yarran",
+        "Kalinda", "Jirra", "Marlee", "Tanami", "Warrick", "Koorine", "Yarran", "Jayden-Lee",
+        "Kaiyu", "Alinta", "Tjarra", "Waylon",
     ),
 }
 
@@ -75,50 +77,51 @@ SURNAMES: dict[str, tuple[str, ...]] = {
         "Edwards", "Baxter", "Fletcher", "Pemberton", "Hargreaves", "Whitfield",
         "Ashworth", "Carmichael", "Dunstan", "Prendergast", "Smith-Jones",
         "Taylor-Reid", "Hall-Matthews", "Lloyd-Davies", "Blackwood", "Thornton",
+        "Crowley", "Burgess", "McKenzie", "Sutherland", "Pearce", "Nicholls",
     ),
     "vietnamese": (
         "Nguyen", "Tran", "Le", "Pham", "Hoang", "Huynh", "Phan", "Vu", "Vo",
-        "Dang", "Bui", "Do", "Ho", "Ngo", "Duong", "Ly", "Truong", "Dinh",
+        "Dang", "Bui", "Do", "Ho", "Ngo", "Duong", "Ly", "Truong", "Dinh", "Lam", "Mai", "Quach",
     ),
     "chinese": (
         "Wang", "Zhang", "Chen", "Liu", "Huang", "Zhao", "Wu", "Zhou", "Xu",
         "Lin", "Chan", "Wong", "Leung", "Cheung", "Lau", "Tang", "Yeung", "Kwok",
-        "Ng", "Tse",
+        "Ng", "Tse", "Ma", "Guo", "Sun", "Yip", "Fung",
     ),
     "indian": (
         "Sharma", "Patel", "Singh", "Kumar", "Gupta", "Reddy", "Iyer", "Nair",
         "Venkataraman", "Krishnamurthy", "Chatterjee", "Banerjee", "Mehta",
         "Desai", "Joshi", "Kaur", "Pillai", "Subramaniam", "Rao", "Bhattacharya",
-        "D'Souza", "Fernandes", "Menon",
+        "D'Souza", "Fernandes", "Menon", "Sandhu", "Gill", "Dhillon", "Grewal",
     ),
     "greek": (
         "Papadopoulos", "Georgiou", "Nikolaidis", "Konstantinou", "Dimitriou",
         "Papageorgiou", "Christodoulou", "Karagiannis", "Vlahos", "Stavropoulos",
-        "Theodorakis", "Michalopoulos",
+        "Theodorakis", "Michalopoulos", "Kyriakou", "Angelopoulos",
     ),
     "italian": (
         "Rossi", "Russo", "Ferrari", "Esposito", "Bianchi", "Romano", "Colombo",
         "Ricci", "Marino", "Greco", "Bruno", "Gallo", "Conti", "De Luca",
-        "Di Marco", "Lo Bianco", "Santoro", "Caruso", "Mancini", "Lombardi",
+        "Di Marco", "Lo Bianco", "Santoro", "Caruso", "Mancini", "Lombardi", "D'Angelo", "Zappia",
     ),
     "arabic": (
         "Al-Hassan", "El-Masri", "Haddad", "Khoury", "Nasser", "Saleh", "Mansour",
         "Hamdan", "Abdullah", "Ibrahim", "Al-Amin", "Darwish", "Rahman", "Aziz",
-        "Bakr", "Fakhoury",
+        "Bakr", "Fakhoury", "Chehade", "Elkhoury",
     ),
     "irish": (
         "O'Brien", "O'Neil", "O'Sullivan", "O'Connor", "McCarthy", "Murphy",
         "Byrne", "Gallagher", "Doherty", "Kennedy", "Fitzgerald", "O'Shea",
-        "McNamara", "Quinlan", "Donnelly", "Mac Giolla",
+        "McNamara", "Quinlan", "Donnelly", "Mac Giolla", "O'Rourke", "Ní Bhriain",
     ),
     "maori": (
         "Te Whare", "Ngata", "Parata", "Tipene", "Walker", "Tautahi", "Horomona",
-        "Te Rangi", "Wihongi", "Paewai", "Rangihuna", "Tuhiwai",
+        "Te Rangi", "Wihongi", "Paewai", "Rangihuna", "Tuhiwai", "Te Kani", "Whaanga",
     ),
     "aboriginal": (
         "Yunupingu", "Namatjira", "Mundine", "Wanganeen", "Marika", "Gurruwiwi",
         "Wunungmurra", "Tjapaltjarri", "Napaljarri", "Djerrkura", "Gumbula",
-        "Mununggurr", "Peris", "Bropho", "Lovett", "Briggs",
+        "Mununggurr", "Peris", "Bropho", "Lovett", "Briggs", "Djirrimbilpilwuy", "Pitjara",
     ),
 }
 
