@@ -17,9 +17,10 @@ import argparse
 import json
 import random
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from bench.pii_eval import frames, score, values, vocab
 

@@ -38,7 +38,11 @@ def _engines(with_au: bool = False) -> tuple[Any, Any]:
     analyzer = AnalyzerEngine(nlp_engine=provider.create_engine(), supported_languages=["en"])
     if with_au:  # Presidio ships these but leaves them off by default
         from presidio_analyzer.predefined_recognizers import (
-            AuAbnRecognizer, AuAcnRecognizer, AuMedicareRecognizer, AuTfnRecognizer)
+            AuAbnRecognizer,
+            AuAcnRecognizer,
+            AuMedicareRecognizer,
+            AuTfnRecognizer,
+        )
         for recognizer in (AuAbnRecognizer, AuAcnRecognizer, AuMedicareRecognizer, AuTfnRecognizer):
             analyzer.registry.add_recognizer(recognizer())
     return analyzer, AnonymizerEngine()

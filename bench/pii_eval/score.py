@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from typing import Any, Callable, Iterable, Mapping, Sequence, Union
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Union
 
 Redactor = Callable[[list[str]], list[str]]
-MessageLike = Union[Mapping[str, Any], Any]
+MessageLike = Union[Mapping[str, Any], Any]  # noqa: UP007 (a runtime alias; Any does not take |)
 
 DIGIT_WINDOW = 6
 _NON_DIGIT = re.compile(r"\D+")

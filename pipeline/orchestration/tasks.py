@@ -129,7 +129,7 @@ class _Stage(_Task):
                        "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(),
                        "stage_seconds": round(time.perf_counter() - started, 3), **summary}
             # Inside the try: a marker that cannot be written (disk full) fails the batch with
-            # that reason in the ledger instead of leaving it "running" without one.
+            # that reason in the ledger instead of leaving it unfinished without one.
             for target in self.output():
                 with target.open("w") as out:
                     json.dump(summary, out, indent=2, default=str)

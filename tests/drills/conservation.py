@@ -22,7 +22,7 @@ import duckdb
 from pipeline.orchestration.replay import mart_checksums
 from pipeline.settings import Settings
 from pipeline.store.landing import archive_path
-from pipeline.store.ledger import LEDGER_FIELDS, stage_reached
+from pipeline.store.ledger import LEDGER_FIELDS, all_batches, stage_reached
 
 #: Columns whose values depend on when a run happened, not on what it loaded.
 VOLATILE_COLUMNS = {"_loaded_at", "quarantined_at", "updated_at", "landed_at", "started_at", "finished_at"}
@@ -128,8 +128,7 @@ def _orphan_problems(con: duckdb.DuckDBPyConnection, batches: list[dict[str, Any
 def _audit(settings: Settings) -> tuple[list[str], int]:
     """The problems found, and how many batches were audited."""
     with duckdb.connect(str(settings.warehouse_db), read_only=True) as con:
-        cur = con.execute(f"select {', '.join(LEDGER_FIELDS)} from meta.batches order by seq")
-        batches = [dict(zip(LEDGER_FIELDS, row)) for row in cur.fetchall()]
+        batches = all_batches(con)
         ingested = [b for b in batches if stage_reached(b, "ingested")]
         found = _orphan_problems(con, batches)
         for batch in ingested:
@@ -212,12 +211,12 @@ def _files(folder: Path) -> dict[str, str]:
 def snapshot(settings: Settings) -> dict[str, Any]:
     """Everything a drill compares with an undisturbed run of the same input files."""
     with duckdb.connect(str(settings.warehouse_db), read_only=True) as con:
-        ledger = con.execute(f"select {', '.join(LEDGER_COMPARED)} from meta.batches order by seq").fetchall()
+        batches = all_batches(con)
         quarantine = con.execute("select batch_id, reason_code, count(*) from meta.quarantine "
                                  "group by all order by all").fetchall()
     return {
         **published_data(settings),
-        "ledger": [dict(zip(LEDGER_COMPARED, row)) for row in ledger],
+        "ledger": [{name: b[name] for name in LEDGER_COMPARED} for b in batches],
         "quarantine_by_reason": quarantine,
         "share": _share_checksums(settings),
         "exports": _exports(settings),

@@ -17,7 +17,7 @@ from pipeline.generate import generate
 from pipeline.stages.ingest import ingest_file
 from pipeline.store import db, ledger
 from pipeline.store.landing import classify
-from tests.helpers import DATA, REPO, write
+from tests.helpers import DATA, REPO, read_ledger, write
 
 CHATS_HEADER = "id,chat_category_id,created_at,is_customer_initiated,resolved_at,message\n"
 GOOD_ID = "ebd6c379-a508-432e-95a0-9e95505eeaf0"
@@ -60,7 +60,8 @@ def test_every_reason_code_is_quarantined_with_exact_counts(settings, defective,
     # The warehouse agrees with the result and the ledger (conservation recorded per batch).
     (loaded,) = query(settings, f"select count(*) from audit.{dataset}")[0]
     by_code = dict(query(settings, "select reason_code, count(*) from meta.quarantine group by 1"))
-    record = query(settings, "select rows_read, rows_loaded, rows_quarantined from meta.batches")[0]
+    [batch] = read_ledger(settings)
+    record = (batch["rows_read"], batch["rows_loaded"], batch["rows_quarantined"])
     assert loaded == spec["valid_rows"]
     assert by_code == expected
     assert record == (spec["rows"], spec["valid_rows"], sum(expected.values()))
@@ -99,7 +100,7 @@ def test_contract_parsing_rules(settings):
                            "from audit.chats order by _line_number")
     assert rows[0] == (GOOD_ID, "2023-03-04 17:02:57.66", True, 'a, "quoted" one', '{"agent":"ann"}')
     assert rows[1][2] is False and rows[1][3] == "two\nlines"
-    assert query(settings, "select extra_columns from meta.batches") == [(["agent"],)]
+    assert [b["extra_columns"] for b in read_ledger(settings)] == [["agent"]]
 
 
 def test_categories_null_literal_and_self_parent(settings):
@@ -128,7 +129,7 @@ def test_same_content_twice_is_a_recorded_duplicate(settings):
     second = ingest_file(settings, write(settings.landing / "renamed_chats.csv", text))
     assert second.status == "duplicate"
     assert query(settings, "select count(*) from audit.chats") == [(1,)]
-    statuses = query(settings, "select file, status, duplicate_of from meta.batches order by seq")
+    statuses = [(b["file"], b["status"], b["duplicate_of"]) for b in read_ledger(settings)]
     assert statuses == [("a_chats.csv", "done", None), ("renamed_chats.csv", "duplicate", first.batch_id)]
     assert not (settings.landing / "renamed_chats.csv").exists()
     assert (settings.archive_dir / "duplicates" / f"{second.batch_id}__renamed_chats.csv").exists()
@@ -153,7 +154,7 @@ def test_whole_file_rejects_go_to_failed_with_a_reason(settings, name, content, 
     assert (settings.failed_dir / name).exists() and not (settings.landing / name).exists()
     error = json.loads((settings.failed_dir / f"{name}.error.json").read_text())
     assert error["error_code"] == code and error["error"]
-    assert query(settings, "select status, error_code from meta.batches") == [("rejected", code)]
+    assert [(b["status"], b["error_code"]) for b in read_ledger(settings)] == [("rejected", code)]
 
 
 def test_an_unterminated_quote_quarantines_the_rest_of_the_file_as_one_record(settings):
@@ -196,8 +197,8 @@ def test_kill_during_load_leaves_no_partial_batch(settings, tmp_path):
 
     assert query(settings, "select count(*) from audit.chats") == [(0,)]
     assert query(settings, "select count(*) from meta.quarantine") == [(0,)]
-    assert query(settings, "select status, stage from meta.batches") in ([], [("running", "registered")],
-                                                                        [("queued", "registered")])
+    assert [(b["status"], b["stage"]) for b in read_ledger(settings)] in (
+        [], [(ledger.RUNNING, "registered")], [(ledger.QUEUED, "registered")])
     assert src.exists(), "the file stays in landing until its batch is committed"
 
     # A restart loads the whole batch exactly once.

@@ -22,6 +22,7 @@ import pytest
 from pipeline.orchestration.runner import run as run_pending
 from pipeline.orchestration.watcher import Watcher
 from pipeline.stages.ingest import ingest_file
+from pipeline.store import ledger
 from pipeline.store.landing import discover, is_candidate
 from tests.helpers import DATA, read_ledger, wait_for
 
@@ -152,12 +153,12 @@ def check_outcome(settings, landed: Path, result, expect: Expect) -> None:
     assert result.rows_quarantined == sum(expect.reasons.values())
     assert not landed.exists() and result.archived_to.is_relative_to(settings.archive_dir)
     with duckdb.connect(str(settings.warehouse_db), read_only=True) as con:
-        ledger = con.execute("select rows_read, rows_loaded, rows_quarantined from meta.batches "
-                             "where batch_id = ?", [result.batch_id]).fetchone()
+        record = ledger.get(con, result.batch_id)
+        counts = (record["rows_read"], record["rows_loaded"], record["rows_quarantined"])
         table = "chats" if "chats" in landed.name.lower() else "categories"
         loaded = con.execute(f"select count(*) from audit.{table}").fetchone()[0]
         quarantined = con.execute("select count(*) from meta.quarantine").fetchone()[0]
-    assert ledger == (result.rows_read, result.rows_loaded, result.rows_quarantined)
+    assert counts == (result.rows_read, result.rows_loaded, result.rows_quarantined)
     assert (loaded, quarantined) == (result.rows_loaded, result.rows_quarantined)
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import structlog
 
 from pipeline.errors import FileRejected
-from pipeline.stages.ingest import records
+from pipeline.stages.ingest import records as record_index
 from pipeline.stages.ingest.scan import FileFacts
 from pipeline.store.db import sql_literal as _q
 
@@ -33,7 +33,7 @@ def fast_account(con: duckdb.DuckDBPyConnection, facts: FileFacts, n_fields: int
     The reader's rows must line up with the index's data records (blank lines excluded):
     same order, equal fingerprints, the only differences records the reader skipped. Every
     skipped record and every row marked ``malformed_row`` must then be malformed by
-    :func:`pipeline.records.check` too; they go to ``rejects`` with their raw text.
+    :func:`pipeline.stages.ingest.records.check` too; they go to ``rejects`` with their raw text.
     """
     index = facts.records
     records = np.flatnonzero(~index.blank)
@@ -45,7 +45,7 @@ def fast_account(con: duckdb.DuckDBPyConnection, facts: FileFacts, n_fields: int
     flagged = con.execute("select rowid from v where reason_code = 'malformed_row'").fetchnumpy()["rowid"]
     candidates = sorted({p for lo, hi in gaps for p in range(lo, hi + 1)})
     raw = dict(zip(candidates, _record_bytes(facts.path, index, records[candidates])))
-    errors = {p: records.check(raw[p], n_fields) for p in candidates}
+    errors = {p: record_index.check(raw[p], n_fields) for p in candidates}
     skipped = []
     for lo, hi in gaps:
         # Records with equal fingerprints side by side: the malformed one is the one skipped.
@@ -57,7 +57,7 @@ def fast_account(con: duckdb.DuckDBPyConnection, facts: FileFacts, n_fields: int
     kept = np.delete(records, skipped)
     rows = [(records[p], errors[p], raw[p]) for p in skipped]
     for record, text in zip(kept[flagged].tolist(), _record_bytes(facts.path, index, kept[flagged])):
-        error = records.check(text, n_fields)
+        error = record_index.check(text, n_fields)
         if not error:
             return None, f"the reader's field count disagrees at line {index.start_lines[record]}"
         rows.append((record, error, text))
@@ -103,10 +103,10 @@ def _align(rows: np.ndarray, records: np.ndarray) -> list[tuple[int, int]] | Non
     return gaps if len(gaps) == missing else None
 
 
-def _record_bytes(path: Path, index: records.RecordIndex, records: np.ndarray):
+def _record_bytes(path: Path, index: record_index.RecordIndex, records: np.ndarray):
     """Raw bytes of the given records (ascending), line ending removed."""
     starts = index.starts
-    with records.open_text(path) as fh:
+    with record_index.open_text(path) as fh:
         for record in records.tolist():
             start, end = int(starts[record]), int(index.ends[record]) - 1
             fh.seek(start)
@@ -132,7 +132,7 @@ def _insert_rejects(con: duckdb.DuckDBPyConnection, rows: list[tuple[int, str, s
 
 def exact_account(con: duckdb.DuckDBPyConnection, facts: FileFacts, n_fields: int, parsed: int) -> np.ndarray:
     """Line numbers of the ``parsed`` rows from a line-by-line account (see ``pipeline.stages.ingest.records``)."""
-    account = records.scan(facts.path, n_fields)
+    account = record_index.scan(facts.path, n_fields)
     malformed = account.malformed
     if account.records - len(malformed) != parsed:
         first = malformed[0].start if malformed else None

@@ -1,0 +1,3 @@
+"""Micro-batch pipeline for support chat exports."""
+
+__version__ = "0.1.0"

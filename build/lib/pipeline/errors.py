@@ -1,0 +1,34 @@
+"""Domain exceptions. Only the CLI turns them into a message and an exit code."""
+from __future__ import annotations
+
+
+class PipelineError(Exception):
+    """Base class: a failure the user should read as one sentence."""
+
+
+class ConfigError(PipelineError):
+    """A setting is missing or invalid."""
+
+
+class FileRejected(PipelineError):
+    """A landed file cannot be ingested as a whole (not CSV, no header, unknown dataset, ...).
+
+    ``code`` is a stable machine-readable reason written to ``<name>.error.json``.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class QualityGateFailed(PipelineError):
+    """The Soda scan of a batch had failing checks; the batch is not published."""
+
+
+class TransformFailed(PipelineError):
+    """dbt build reported an error (model error or error-severity test failure)."""
+
+
+class WarehouseLocked(PipelineError):
+    """Another process held the DuckDB file lock for longer than the configured timeout."""

@@ -1,0 +1,372 @@
+"""Luigi tasks: one per stage, thin ``run()`` methods over the stage modules.
+
+    ProcessFile(path)                     complete once its batch is exported and the file left landing/
+      ├─ QualityGate(batch_id, path)      per batch: Soda scan of the audit rows, then publish to raw
+      │    └─ Ingest(batch_id, path)      per batch: validate, load to audit, quarantine, archive
+      │         └─ LandedFile(path)
+      └─ ExportAnalysis(batch_id)         reads share.duckdb → warehouse/exports/
+           └─ Redact(batch_id)            reads the marts → share.duckdb
+                └─ DbtBuild(batch_id)     reads raw (what the gates published) → staging, marts
+                     └─ QualityGate(batch_id) of every batch in the run
+
+Every edge carries data: the downstream task reads what the upstream wrote.
+
+**The batching policy** (one, for ``pipeline run``, ``pipeline watch`` and ``luigi --module``):
+the per-batch stages have a higher ``priority``, so the scheduler ingests and audits every
+waiting file first; the warehouse-wide stages take ``batch_id`` with a ``batch_method``, so
+Luigi's scheduler hands the pending ones to a worker as *one* task over all their batches
+(Luigi's "batching multiple parameter values into a single run") — a burst of files costs one
+dbt build, one redaction and one export.
+
+Every task writes one marker ``warehouse/state/<batch_id>/<stage>.json`` atomically (through
+``target.open('w')``) after its stage committed, and is complete only when the marker exists
+and the ledger shows the stage reached, so a re-run skips finished stages and resumes at the
+one that failed. Tasks that open the warehouse hold the resource ``warehouse: 1``.
+
+Run by hand (after ``make demo``, whose files are archived; drop a file first)::
+
+    luigi --module pipeline.orchestration.tasks ProcessLanding --local-scheduler
+    luigi --module pipeline.orchestration.tasks ProcessFile --path landing/<file>.csv --local-scheduler
+"""
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import luigi
+import structlog
+
+from pipeline.errors import FileRejected, PipelineError, QualityGateFailed
+from pipeline.settings import Settings, load_settings
+from pipeline.stages import export, ingest, publish, quality, redact, transform
+from pipeline.store import db, landing, ledger
+from pipeline.store.files import sha256_of
+
+log = structlog.get_logger()
+
+#: Per-batch stages run before any warehouse-wide stage (see the batching policy above).
+AUDIT_PRIORITY = 100
+
+
+def join_batch_ids(values) -> str:
+    """``batch_method`` of the warehouse-wide stages: one run over all pending batches."""
+    return ",".join(sorted({part for value in values for part in str(value).split(",") if part}))
+
+
+def failure_reason(exc: BaseException) -> str:
+    """The first line of the error that explains a failure.
+
+    A DuckDB commit that fails (disk full, I/O error) has already ended its transaction, so a
+    ``rollback`` in the caller's clean-up raises "no transaction is active" and hides why the
+    commit failed: report the error it was handling instead.
+    """
+    while "cannot rollback - no transaction is active" in str(exc) and exc.__context__ is not None:
+        exc = exc.__context__
+    return str(exc).splitlines()[0][:500] if str(exc) else type(exc).__name__
+
+
+class _Task(luigi.Task):
+    """Common parameters: where the landing folder and the warehouse are (not part of identity)."""
+
+    landing = luigi.Parameter(default="", significant=False, description="landing folder (default: settings)")
+    warehouse = luigi.Parameter(default="", significant=False, description="warehouse folder (default: settings)")
+
+    @functools.cached_property
+    def settings(self) -> Settings:
+        """Built once per task from its parameters (CLI flags > environment > luigi.cfg)."""
+        return load_settings(landing=self.landing or None, warehouse=self.warehouse or None)
+
+    def _common(self) -> dict[str, str]:
+        return {"landing": self.landing, "warehouse": self.warehouse}
+
+
+class _Stage(_Task):
+    """A stage over one or more batches; subclasses implement ``do() -> dict`` (the marker's content)."""
+
+    stage_name = "stage"
+    ledger_stage = "registered"  # the ledger stage this task's success guarantees
+    resources = {"warehouse": 1}
+    progress = 0
+
+    @property
+    def batch_ids(self) -> list[str]:
+        return [b for b in self.batch_id.split(",") if b]
+
+    def output(self) -> list[luigi.LocalTarget]:
+        return [luigi.LocalTarget(str(self.settings.state_dir / b / f"{self.stage_name}.json"))
+                for b in self.batch_ids]
+
+    def complete(self) -> bool:
+        """The marker alone is not enough: a retried batch (ledger stage reset) must run again."""
+        if not all(target.exists() for target in self.output()):
+            return False
+        with db.connect(self.settings) as con:
+            return all(self.reached(ledger.get(con, b)) for b in self.batch_ids)
+
+    def reached(self, record: dict[str, Any] | None) -> bool:
+        """Whether the ledger shows the batch got through this stage."""
+        return ledger.stage_reached(record, self.ledger_stage)
+
+    def do(self) -> dict[str, Any]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def record_success(self) -> None:
+        """Advance the ledger of every batch this run covered (per-batch stages do it in their commit)."""
+
+    def run(self) -> None:
+        structlog.contextvars.bind_contextvars(batch_id=self.batch_id, stage=self.stage_name)
+        log.info(f"{self.stage_name}.start", batches=len(self.batch_ids))
+        self.set_status_message(f"{self.stage_name}: running ({len(self.batch_ids)} batch(es))")
+        started = time.perf_counter()
+        try:
+            summary = self.do()
+            self.record_success()
+            summary = {"batch_ids": self.batch_ids, "stage": self.stage_name,
+                       "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+                       "stage_seconds": round(time.perf_counter() - started, 3), **summary}
+            # Inside the try: a marker that cannot be written (disk full) fails the batch with
+            # that reason in the ledger instead of leaving it unfinished without one.
+            for target in self.output():
+                with target.open("w") as out:
+                    json.dump(summary, out, indent=2, default=str)
+        except BaseException as exc:
+            self._record_failure(exc)
+            self.set_status_message(f"{self.stage_name}: failed: {failure_reason(exc)}")
+            raise
+        self.set_progress_percentage(self.progress)
+        self.set_status_message(f"{self.stage_name}: done")
+
+    def _record_failure(self, exc: BaseException) -> None:
+        """Record a stage failure in the ledger; never masks the original error."""
+        if isinstance(exc, FileRejected):
+            return  # ingest already recorded the batch as rejected, with its reason
+        try:
+            with db.connect(self.settings) as con:
+                for batch_id in self.batch_ids:
+                    ledger.fail(con, batch_id, f"{self.stage_name}_failed", failure_reason(exc))
+        except Exception:  # pragma: no cover - best effort
+            log.exception("ledger.fail_failed", batch_id=self.batch_id)
+
+
+class LandedFile(luigi.ExternalTask):
+    """A file dropped into landing/."""
+
+    path = luigi.Parameter()
+
+    def output(self) -> luigi.LocalTarget:
+        return luigi.LocalTarget(self.path)
+
+
+class Ingest(_Stage):
+    """Validate the file, load good rows to ``audit``, quarantine bad ones, archive the file."""
+
+    batch_id = luigi.Parameter(description="batch id (b + first 16 hex digits of the file's sha256)")
+    path = luigi.Parameter(default="", significant=False,
+                           description="the landed file (default: where the ledger says the batch's file is)")
+    stage_name = "ingest"
+    ledger_stage = "ingested"
+    priority = AUDIT_PRIORITY
+    progress = 20
+
+    def requires(self):
+        # Once ingested, the file lives in archive/: a resumed chain must not wait for it in landing/.
+        return LandedFile(self.path) if self.path and Path(self.path).exists() else []
+
+    def _file(self) -> Path:
+        if self.path:
+            return Path(self.path)
+        with db.connect(self.settings) as con:
+            record = ledger.get(con, self.batch_id)
+        if record is None:
+            raise PipelineError(f"batch {self.batch_id} is not in the ledger and no file was given")
+        return landing.batch_file(self.settings, record)
+
+    def do(self) -> dict[str, Any]:
+        path = self._file()
+        if not path.exists():
+            raise PipelineError(f"{path} is gone and batch {self.batch_id} was never ingested")
+        result = ingest.ingest_file(self.settings, path)
+        if result.status == "rejected":
+            raise FileRejected(result.error_code or "rejected", result.error or "file rejected")
+        return {"status": result.status, "rows_read": result.rows_read, "rows_loaded": result.rows_loaded,
+                "rows_quarantined": result.rows_quarantined, "reasons": result.reasons,
+                "archived_to": str(result.archived_to) if result.archived_to else None}
+
+
+class QualityGate(Ingest):
+    """Soda scan of the audited batch; publish to ``raw`` only when it passes."""
+
+    stage_name = "quality_gate"
+    ledger_stage = "published"
+    progress = 40
+
+    def requires(self):
+        return self.clone(Ingest)
+
+    def do(self) -> dict[str, Any]:
+        with db.connect(self.settings) as con:
+            record = ledger.get(con, self.batch_id)
+        if ledger.stage_reached(record, "published"):
+            # The one "already published" decision: killed after the publish commit, before this
+            # marker. A new scan would find an empty audit batch and withhold published data.
+            return {"passed": True, "already_published": True,
+                    "rows_published": publish.published_rows(self.settings, self.batch_id, record["dataset"])}
+        result = quality.run_gate(self.settings, self.batch_id, record["dataset"], now=record["landed_at"])
+        if not result.passed:
+            try:
+                quality.raise_for_result(result)
+            except QualityGateFailed as exc:
+                if not result.failed:
+                    raise  # the scan itself broke (not the data): keep the batch, a re-run resumes here
+                publish.withhold(self.settings, self.batch_id, "quality_gate_failed", str(exc))
+                raise
+        published = publish.publish(self.settings, self.batch_id, record["dataset"])
+        return {"passed": True, "warned": result.warned, "rows_published": published,
+                "report": str(result.report_md)}
+
+
+class _WarehouseStage(_Stage):
+    """A stage over everything published so far: one run covers every batch handed to it."""
+
+    batch_id = luigi.Parameter(batch_method=join_batch_ids,
+                               description="batch id, or comma-separated ids when Luigi batches them")
+    upstream: type[_WarehouseStage] | None = None
+
+    def requires(self):
+        if self.upstream is None:
+            return [QualityGate(batch_id=b, **self._common()) for b in self.batch_ids]
+        return self.clone(self.upstream)
+
+    def record_success(self) -> None:
+        with db.connect(self.settings) as con:
+            for batch_id in self.batch_ids:
+                ledger.advance(con, batch_id, self.ledger_stage)
+
+
+class DbtBuild(_WarehouseStage):
+    """``dbt build``: staging and marts over everything published, with tests."""
+
+    stage_name = "dbt_build"
+    ledger_stage = "transformed"
+    progress = 60
+
+    def do(self) -> dict[str, Any]:
+        db.wait_until_unlocked(self.settings)  # dbt-duckdb itself fails at once on a locked file
+        result = transform.build(self.settings)
+        return {"models_ok": result.models_ok, "tests_passed": result.tests_passed,
+                "tests_warned": result.tests_warned, "duration_s": round(result.duration_s, 3)}
+
+
+class Redact(_WarehouseStage):
+    """Build the shareable, PII-free layer ``warehouse/share.duckdb`` from the marts and staging."""
+
+    upstream = DbtBuild
+    stage_name = "redact"
+    ledger_stage = "redacted"
+    progress = 80
+
+    def do(self) -> dict[str, Any]:
+        return redact.build_share(self.settings)
+
+
+class ExportAnalysis(_WarehouseStage):
+    """Analysis tables, JSON, Markdown report and heatmap under ``warehouse/exports/``, from the share layer."""
+
+    upstream = Redact
+    stage_name = "export"
+    ledger_stage = "exported"
+    progress = 100
+
+    def do(self) -> dict[str, Any]:
+        return export.export_analysis(self.settings)
+
+    def run(self) -> None:
+        super().run()
+        # ``done`` is recorded after the markers, and complete() needs both: a crash between the
+        # two leaves the batch running, so it is resumed instead of done without its marker.
+        with db.connect(self.settings) as con:
+            for batch_id in self.batch_ids:
+                ledger.done(con, batch_id)
+
+    def reached(self, record: dict[str, Any] | None) -> bool:
+        return super().reached(record) and ledger.is_done(record)
+
+
+def resolve_batch(settings: Settings, path: Path) -> str:
+    """Batch id of a landed file: from its content, or from the ledger once it has been moved."""
+    if path.exists():
+        return ledger.batch_id_for(sha256_of(path))
+    with db.connect(settings) as con:
+        record = ledger.find_by_file(con, path.name)
+    if record is None:
+        raise PipelineError(f"{path} does not exist and no batch was recorded for {path.name}")
+    return record["batch_id"]
+
+
+class ProcessFile(_Task):
+    """The whole chain for one landed file.
+
+    Complete when the batch's export exists and the file has left landing/. A copy of
+    already-processed content dropped again makes it incomplete; ``run()`` then records
+    it as a duplicate and archives it without reloading anything.
+    """
+
+    path = luigi.Parameter(description="the landed file, e.g. landing/chats_2026-11-25.csv")
+    batch_id = luigi.Parameter(default="", significant=False,
+                               description="the file's batch id if the caller already hashed it")
+
+    @functools.cached_property
+    def _batch_id(self) -> str:
+        return self.batch_id or resolve_batch(self.settings, Path(self.path))
+
+    def requires(self):
+        # The gate comes first: it carries the file's path (the warehouse-wide stages reach the
+        # same gate by batch id only, and Luigi keeps the first instance it is given).
+        common = self._common()
+        return [QualityGate(batch_id=self._batch_id, path=str(Path(self.path).resolve()), **common),
+                ExportAnalysis(batch_id=self._batch_id, **common)]
+
+    def complete(self) -> bool:
+        return self.requires()[1].complete() and not Path(self.path).exists()
+
+    def run(self) -> None:
+        if not Path(self.path).exists():  # the chain just ran and archived it
+            return
+        result = ingest.ingest_file(self.settings, Path(self.path))
+        self.set_status_message(f"{Path(self.path).name}: {result.status}")
+
+
+class ProcessLanding(luigi.WrapperTask):
+    """Everything waiting: each file in landing/, and every batch a crash or an error left unfinished."""
+
+    landing = luigi.Parameter(default="", description="landing folder (default: settings)")
+    warehouse = luigi.Parameter(default="", description="warehouse folder (default: settings)")
+
+    def requires(self):
+        settings = load_settings(landing=self.landing or None, warehouse=self.warehouse or None)
+        return pending_tasks(settings, landing.discover(settings), landing=self.landing, warehouse=self.warehouse)
+
+
+def resume_tasks(settings: Settings, **common: str) -> list[ExportAnalysis]:
+    """The chain of every batch that was ingested but is not done (resumed at the stage that stopped)."""
+    if not settings.warehouse_db.exists():
+        return []
+    with db.connect(settings) as con:
+        return [ExportAnalysis(batch_id=r["batch_id"], **common) for r in ledger.unfinished(con)]
+
+
+def pending_tasks(settings: Settings, files: list[Path], **common: str) -> list[luigi.Task]:
+    """Unfinished batches first (they arrived earlier), then one ProcessFile per file."""
+    tasks: list[luigi.Task] = resume_tasks(settings, **common)
+    for path in files:
+        try:
+            batch_id = resolve_batch(settings, path)
+        except OSError as exc:  # unreadable (permissions, vanished): leave it, say why, go on
+            log.error("landing.unreadable", file=path.name, error=str(exc))
+            continue
+        tasks.append(ProcessFile(path=str(path), batch_id=batch_id, **common))
+    return tasks

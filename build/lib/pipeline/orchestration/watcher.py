@@ -1,0 +1,190 @@
+"""The landing watcher: a long-running service that turns dropped files into batches.
+
+Detection never relies on one mechanism alone:
+
+* watchdog events (inotify: close-after-write, moved-in, created; or the polling
+  observer for bind mounts and network shares, ``--polling``) mark a file as *seen*;
+* a file is taken only once its size and mtime have not changed for ``settle_seconds``,
+  so a copy in progress is never ingested half-way;
+* a reconciliation scan of ``landing/`` every ``reconcile_seconds`` (and one at start-up)
+  catches what events missed: inotify silently drops events when its queue overflows,
+  and files that arrived while the service was down produce no event at all;
+* at start-up, batches the ledger shows as unfinished (e.g. after ``kill -9``) are resumed.
+
+The watcher only detects; what happens to the settled files is the runner's one batching
+policy (:mod:`pipeline.orchestration.runner`): in arrival order, categories before chats,
+each file ingested and audited, then one dbt build, redaction and export for the group.
+SIGTERM / Ctrl-C stop the service after the stage that is running.
+"""
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+from watchdog.observers.polling import PollingObserver
+
+from pipeline.orchestration import runner
+from pipeline.settings import Settings
+from pipeline.store.files import secure_dir
+from pipeline.store.landing import arrival_key, is_candidate
+
+log = structlog.get_logger()
+
+
+@dataclass
+class _Seen:
+    first_seen: float
+    size: int
+    mtime_ns: int
+    stable_since: float
+
+
+class _Handler(FileSystemEventHandler):
+    def __init__(self, watcher: Watcher) -> None:
+        self.watcher = watcher
+
+    def on_closed(self, event: FileSystemEvent) -> None:
+        self.watcher.saw(Path(event.src_path), "closed")
+
+    def on_created(self, event: FileSystemEvent) -> None:
+        self.watcher.saw(Path(event.src_path), "created")
+
+    def on_modified(self, event: FileSystemEvent) -> None:
+        self.watcher.saw(Path(event.src_path), "modified")
+
+    def on_moved(self, event: FileSystemEvent) -> None:
+        self.watcher.saw(Path(event.dest_path), "moved_in")
+
+
+class Watcher:
+    """Watch ``settings.landing`` and run the chain for each settled file."""
+
+    def __init__(self, settings: Settings, *, polling: bool = False, scheduler_url: str | None = None,
+                 poll_interval: float = 0.25) -> None:
+        self.settings = settings
+        self.polling = polling
+        self.scheduler_url = scheduler_url
+        self.poll_interval = poll_interval
+        self._seen: dict[Path, _Seen] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._failed: dict[Path, tuple[int, int]] = {}  # left in landing after an error: retried once changed
+        self.processed: list[str] = []  # batch ids, in the order they finished (for tests/metrics)
+
+    # ------------------------------------------------------------------ detection
+    def saw(self, path: Path, how: str) -> None:
+        if path.parent != self.settings.landing or not is_candidate(path):
+            return
+        with self._lock:
+            if path not in self._seen:
+                log.info("watch.file_seen", file=path.name, how=how)
+                self._seen[path] = _Seen(time.monotonic(), -1, -1, time.monotonic())
+
+    def reconcile(self) -> None:
+        """Scan landing/ for files no event told us about."""
+        if not self.settings.landing.is_dir():
+            return
+        for path in self.settings.landing.iterdir():
+            self.saw(path, "scan")
+
+    def settled(self) -> list[Path]:
+        """Files whose size and mtime have been stable for the settle time, in processing order."""
+        now = time.monotonic()
+        ready = []
+        with self._lock:
+            for path, seen in list(self._seen.items()):
+                try:
+                    st = path.stat()
+                except FileNotFoundError:
+                    del self._seen[path]
+                    continue
+                if self._failed.get(path) == (st.st_size, st.st_mtime_ns):
+                    continue
+                if (st.st_size, st.st_mtime_ns) != (seen.size, seen.mtime_ns):
+                    seen.size, seen.mtime_ns, seen.stable_since = st.st_size, st.st_mtime_ns, now
+                elif now - seen.stable_since >= self.settings.settle_seconds:
+                    ready.append(path)
+        return sorted(ready, key=lambda p: arrival_key(p, self.settings))
+
+    # ------------------------------------------------------------------ processing
+    def process(self, paths: list[Path]) -> None:
+        """Hand the settled files to the runner: one Luigi run (audit all, then one dbt build)."""
+        if self._stop.is_set():
+            return
+        started = time.perf_counter()
+        for path in paths:
+            log.info("watch.queued", file=path.name)
+        outcomes = runner.run(self.settings, paths, scheduler_url=self.scheduler_url, own_signals=False)
+        for path, outcome in zip(paths, outcomes):
+            self._finished(path, outcome, started)
+        structlog.contextvars.clear_contextvars()
+
+    def _set_aside(self, path: Path) -> None:
+        """Stop tracking a handled file; one still in landing after an error is retried once it changes."""
+        with self._lock:
+            self._seen.pop(path, None)
+            try:
+                st = path.stat()
+            except FileNotFoundError:
+                return
+            self._failed[path] = (st.st_size, st.st_mtime_ns)
+
+    def _finished(self, path: Path, outcome: runner.BatchOutcome, started: float) -> None:
+        self._set_aside(path)
+        if outcome.batch_id:
+            self.processed.append(outcome.batch_id)
+        log.info("watch.batch_end", file=outcome.file, batch_id=outcome.batch_id, status=outcome.status,
+                 error=outcome.error, duration_s=round(time.perf_counter() - started, 3))
+
+    def resume_unfinished(self) -> None:
+        """Finish batches a crash or an error left half-way (ingested, chain not done).
+
+        Failed batches are resumed too: after a transient error (disk full, a lock held too
+        long) the restart finishes them at the stage that failed. (Every run resumes them too;
+        this makes start-up do it before anything new arrives.)
+        """
+        runner.run(self.settings, [], scheduler_url=self.scheduler_url, own_signals=False)
+
+    # ------------------------------------------------------------------ service
+    def stop(self, *_args) -> None:
+        if not self._stop.is_set():
+            log.info("watch.stopping", reason="signal; finishing the current stage")
+        self._stop.set()
+
+    def serve(self, *, until=None) -> None:
+        """Run until stopped (signal, ``stop()``, or ``until()`` returning True)."""
+        secure_dir(self.settings.landing)
+        observer = PollingObserver(timeout=self.poll_interval) if self.polling else Observer()
+        observer.schedule(_Handler(self), str(self.settings.landing), recursive=False)
+        observer.start()
+        log.info("watch.started", landing=str(self.settings.landing), polling=self.polling,
+                 scheduler=self.scheduler_url or "local", settle_s=self.settings.settle_seconds,
+                 reconcile_s=self.settings.reconcile_seconds)
+        try:
+            self.resume_unfinished()
+            self.reconcile()
+            last_scan = time.monotonic()
+            while not self._stop.is_set() and not (until and until()):
+                if time.monotonic() - last_scan >= self.settings.reconcile_seconds:
+                    self.reconcile()
+                    last_scan = time.monotonic()
+                ready = self.settled()
+                if ready:
+                    self.process(ready)
+                else:
+                    self._stop.wait(self.poll_interval)
+        finally:
+            observer.stop()
+            observer.join(timeout=5)
+            log.info("watch.stopped", processed=len(self.processed))
+
+
+def install_signal_handlers(watcher: Watcher) -> None:
+    signal.signal(signal.SIGTERM, watcher.stop)
+    signal.signal(signal.SIGINT, watcher.stop)

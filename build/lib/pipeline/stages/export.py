@@ -1,0 +1,219 @@
+"""Analysis export: ``analysis.json``, one CSV per table, ``report.md`` and ``hourly_heatmap.png``.
+
+The marts do the computing (dbt); this module reads them from the share layer
+(``share.duckdb``, written by the redaction stage), selects the top-10 lists and writes files. A complete set is written into a fresh version folder and then published by
+swapping the ``warehouse/exports`` symlink, so a reader never sees a half-written set.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from pipeline.errors import PipelineError
+from pipeline.logs import stage
+from pipeline.settings import Settings
+from pipeline.store import db
+from pipeline.store.files import secure_dir
+
+log = structlog.get_logger()
+
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+KEEP_VERSIONS = 3
+TOP_N = 10
+
+
+def _rows(con, sql: str, params: list | None = None) -> list[dict[str, Any]]:
+    cur = con.execute(sql, params or [])
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row)) for row in cur.fetchall()]
+
+
+def collect(settings: Settings) -> dict[str, Any]:
+    """Read the share layer's marts and shape the analysis document (keys fixed by the contract)."""
+    with db.connect_share(settings) as con:
+        days = _rows(con, """
+            select resolved_date as date, chats, is_partial_day as partial_day
+            from resolved_chats_per_day order by resolved_date""")
+        lowest = _rows(con, """
+            select resolved_date as date, chats, is_partial_day as partial_day
+            from resolved_chats_per_day order by chats asc, resolved_date asc limit 1""")
+        highest = _rows(con, """
+            select resolved_date as date, chats, is_partial_day as partial_day
+            from resolved_chats_per_day order by chats desc, resolved_date asc limit 1""")
+        median = con.execute(
+            "select median_customer_initiated_resolved_per_day from chat_summary").fetchone()
+        top = _rows(con, f"""
+            select category_group_id::varchar as category_id, chats
+            from category_chat_volume order by chats desc, category_group_id::varchar asc limit {TOP_N}""")
+        rates = _rows(con, f"""
+            select category_group_id::varchar as category_id, resolution_rate_pct
+            from category_resolution_rates
+            order by resolution_rate_pct asc, category_group_id::varchar asc limit {TOP_N}""")
+        fastest = _rows(con, f"""
+            select category_group_id::varchar as category_id, avg_resolution_hours
+            from category_resolution_times
+            order by avg_resolution_hours asc, category_group_id::varchar asc limit {TOP_N}""")
+        hourly = _rows(con, """
+            select weekday_name as weekday, hour, chats
+            from hourly_distribution order by weekday, hour""")
+        batches = _rows(con, "select batch_id, dataset, file, rows_loaded from batches order by seq")
+    for day in (*days, *lowest, *highest):
+        day["date"] = day["date"].isoformat()
+    return {
+        "generated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "timezone": settings.timezone,
+        "category_rollup": settings.category_rollup,
+        "batches": batches,
+        "resolved_per_day": {"lowest": lowest[0] if lowest else None, "highest": highest[0] if highest else None},
+        "median_customer_initiated_resolved_per_day": float(median[0]) if median and median[0] is not None else None,
+        "top_categories_by_chats": top,
+        "lowest_resolution_rate": [{**r, "resolution_rate_pct": float(r["resolution_rate_pct"])} for r in rates],
+        "fastest_resolution": [{**r, "avg_resolution_hours": float(r["avg_resolution_hours"])} for r in fastest],
+        "hourly_distribution": hourly,
+        "_resolved_days": days,  # written as CSV, not part of analysis.json
+    }
+
+
+def _write_csv(path: Path, rows: list[dict[str, Any]], fields: list[str]) -> None:
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _md_table(rows: list[dict[str, Any]], fields: list[str]) -> str:
+    if not rows:
+        return "_no rows_\n"
+    lines = ["| " + " | ".join(fields) + " |", "|" + "---|" * len(fields)]
+    lines += ["| " + " | ".join(str(r[f]) for f in fields) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def render_markdown(doc: dict[str, Any]) -> str:
+    rpd = doc["resolved_per_day"]
+    day_rows = [{"": k, **v} for k, v in rpd.items() if v]
+    parts = [
+        "# Chat volume analysis\n",
+        f"Generated {doc['generated_at']} · local time {doc['timezone']} · categories rolled up to "
+        f"`{doc['category_rollup']}` · {len(doc['batches'])} batch(es).\n",
+        "## Resolved chats per day (local resolution date)\n",
+        _md_table(day_rows, ["", "date", "chats", "partial_day"]),
+        "A partial day is the first or last day the data covers.\n",
+        "## Median customer-initiated chats resolved per day\n",
+        f"**{doc['median_customer_initiated_resolved_per_day']}**\n",
+        "## Ten most populous categories (customer-initiated, category not disabled)\n",
+        _md_table(doc["top_categories_by_chats"], ["category_id", "chats"]),
+        "## Ten lowest resolution rates (%)\n",
+        _md_table(doc["lowest_resolution_rate"], ["category_id", "resolution_rate_pct"]),
+        "## Ten fastest mean resolution times (hours)\n",
+        _md_table(doc["fastest_resolution"], ["category_id", "avg_resolution_hours"]),
+        "## Chats by local weekday and hour\n",
+        "![weekday × hour heatmap](hourly_heatmap.png)\n",
+        _hourly_grid_md(doc["hourly_distribution"]),
+    ]
+    return "\n".join(parts)
+
+
+def _hourly_grid_md(hourly: list[dict[str, Any]]) -> str:
+    grid = {(h["weekday"], h["hour"]): h["chats"] for h in hourly}
+    lines = ["| weekday | " + " | ".join(f"{h:02d}" for h in range(24)) + " |", "|---|" + "---:|" * 24]
+    for day in WEEKDAYS:
+        lines.append(f"| {day[:3]} | " + " | ".join(str(grid.get((day, h), 0)) for h in range(24)) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def draw_heatmap(hourly: list[dict[str, Any]], path: Path, timezone: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    grid = np.zeros((7, 24))
+    for h in hourly:
+        grid[WEEKDAYS.index(h["weekday"]), h["hour"]] = h["chats"]
+    fig, ax = plt.subplots(figsize=(12, 4.2), dpi=110)
+    image = ax.imshow(grid, aspect="auto", cmap="viridis")
+    ax.set_xticks(range(24), [f"{h:02d}" for h in range(24)])
+    ax.set_yticks(range(7), [d[:3] for d in WEEKDAYS])
+    ax.set_xlabel(f"hour of day ({timezone})")
+    ax.set_ylabel("weekday")
+    ax.set_title("Chats created by weekday and hour (local time)")
+    fig.colorbar(image, ax=ax, label="chats")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _day_sort(h: dict[str, Any]) -> tuple[int, int]:
+    return WEEKDAYS.index(h["weekday"]), h["hour"]
+
+
+def export_analysis(settings: Settings) -> dict[str, Any]:
+    """Write a complete export set and publish it atomically; returns a summary."""
+    with stage("export") as summary:
+        doc = collect(settings)
+        doc["hourly_distribution"].sort(key=_day_sort)
+        days = doc.pop("_resolved_days")
+        versions = secure_dir(settings.warehouse / ".exports")
+        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        target = versions / stamp
+        work = versions / f".{stamp}.tmp"
+        work.mkdir()
+        (work / "analysis.json").write_text(json.dumps(doc, indent=2, default=str) + "\n")
+        _write_csv(work / "resolved_per_day.csv", days, ["date", "chats", "partial_day"])
+        _write_csv(work / "top_categories_by_chats.csv", doc["top_categories_by_chats"], ["category_id", "chats"])
+        _write_csv(work / "lowest_resolution_rate.csv", doc["lowest_resolution_rate"],
+                   ["category_id", "resolution_rate_pct"])
+        _write_csv(work / "fastest_resolution.csv", doc["fastest_resolution"], ["category_id", "avg_resolution_hours"])
+        _write_csv(work / "hourly_distribution.csv", doc["hourly_distribution"], ["weekday", "hour", "chats"])
+        (work / "report.md").write_text(render_markdown(doc))
+        draw_heatmap(doc["hourly_distribution"], work / "hourly_heatmap.png", settings.timezone)
+        os.replace(work, target)
+        _swap_link(settings.exports_dir, target)
+        _prune(versions, keep=target)
+        summary.update(files=len(list(target.iterdir())), batches=len(doc["batches"]), path=str(settings.exports_dir))
+    return {"export": str(target), "batches": len(doc["batches"])}
+
+
+def _swap_link(link: Path, target: Path) -> None:
+    """Point ``link`` at ``target`` in one rename (readers see the old set or the new one)."""
+    if link.exists() and not link.is_symlink():
+        shutil.rmtree(link)  # a plain folder from an older layout
+    tmp = link.with_name(f".{link.name}.link.tmp")
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(os.path.relpath(target, link.parent))
+    os.replace(tmp, link)
+
+
+def _prune(versions: Path, keep: Path, *, abandoned_after_s: float = 600.0) -> None:
+    """Keep the newest KEEP_VERSIONS export sets; drop work folders a killed export left behind.
+
+    A work folder (``.<stamp>.tmp``) is only removed once it is older than
+    ``abandoned_after_s``, so an export still being written by another process is left alone.
+    """
+    old = sorted(p for p in versions.iterdir() if p.is_dir() and not p.name.startswith("."))
+    for path in old[:-KEEP_VERSIONS]:
+        if path != keep:
+            shutil.rmtree(path, ignore_errors=True)
+    cutoff = time.time() - abandoned_after_s
+    for work in versions.glob(".*.tmp"):
+        if work.is_dir() and work.stat().st_mtime < cutoff:
+            log.info("export.abandoned_work_removed", path=str(work))
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def render_terminal(settings: Settings) -> str:
+    """The latest export's tables as plain text for ``python -m pipeline report``."""
+    path = settings.exports_dir / "analysis.json"
+    if not path.exists():
+        raise PipelineError(f"no export yet at {path}: run `python -m pipeline run` first")
+    return render_markdown(json.loads(path.read_text()))

@@ -1,0 +1,257 @@
+"""Ingest stage: validate every row of a landed file in DuckDB SQL and load it as one batch.
+
+One landed file is one batch. The file is parsed once by DuckDB's CSV reader (every column
+as text), each row gets at most one reason code, and in a single transaction the valid rows
+go to ``audit.<dataset>`` (Write-Audit-Publish: the quality gate decides later whether they
+are published to ``raw``), the rejected rows go to ``meta.quarantine`` and the ledger
+records the counts. A crash before the commit leaves nothing behind; re-running the stage is
+idempotent.
+
+Conservation: ``rows_read = rows_loaded + rows_quarantined`` holds by construction, and every
+record is proven against the file itself rather than the reader's word (DuckDB 1.0 skips
+records without a trustworthy record of them): a numpy record index built in the hashing pass
+is aligned with the reader's rows by fingerprint; when they cannot be lined up, a line-by-line
+pass accounts for every record, and a file whose lines still cannot all be accounted for is
+rejected as a whole rather than loaded short (:mod:`pipeline.stages.ingest.account`).
+
+The steps live in their own modules: ``scan`` (file facts), ``validate`` (the SQL),
+``account`` (every record proven), and this one, ``load`` (one transaction, the ledger
+verbs, the archive move).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import structlog
+
+from pipeline.contract import CHECKED_COLUMNS, DATASET_COLUMNS, REASONS
+from pipeline.errors import FileRejected
+from pipeline.logs import stage
+from pipeline.privacy import patterns
+from pipeline.privacy.catalog import pii_meta
+from pipeline.settings import Settings
+from pipeline.stages.ingest.account import exact_account, fast_account
+from pipeline.stages.ingest.scan import FileFacts, parse_header, scan_file
+from pipeline.stages.ingest.validate import read_csv, validated_select
+from pipeline.store import db, landing, ledger
+from pipeline.store.db import sql_literal as _q
+from pipeline.store.files import secure_dir
+
+log = structlog.get_logger()
+
+
+@dataclass
+class IngestResult:
+    batch_id: str
+    dataset: str | None
+    status: str  # ingested | duplicate | rejected | already_ingested
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+    extra_columns: list[str] = field(default_factory=list)
+    error_code: str | None = None
+    error: str | None = None
+    archived_to: Path | None = None
+
+
+def ingest_file(settings: Settings, path: Path) -> IngestResult:
+    """Run the ingest stage for one landed file (see module docstring)."""
+    path = Path(path)
+    dataset = landing.classify(path.name, settings)
+    structlog.contextvars.bind_contextvars(file=path.name, dataset=dataset)
+    facts = scan_file(path, index=True)
+    batch_id = ledger.batch_id_for(facts.sha256)
+    structlog.contextvars.bind_contextvars(batch_id=batch_id)
+    with stage("ingest") as summary, db.connect(settings) as con:
+        reg = ledger.register(con, file=path.name, sha256=facts.sha256, size_bytes=facts.size_bytes,
+                              dataset=dataset)
+        record = ledger.get(con, reg.batch_id)
+        if reg.is_duplicate:
+            dest = landing.archive_duplicate(settings, path, reg.batch_id)
+            summary.update(status="duplicate", duplicate_of=reg.duplicate_of)
+            return IngestResult(reg.batch_id, dataset, "duplicate", archived_to=dest)
+        if ledger.stage_reached(record, "ingested"):
+            # The one "already ingested" decision: a crash after the commit but before the move.
+            # Finish the quarantine file and the move; nothing is loaded twice.
+            _write_quarantine_csv(con, settings, dataset, batch_id)
+            summary.update(status="already_ingested")
+            return IngestResult(batch_id, dataset, "already_ingested", rows_read=record["rows_read"],
+                                rows_loaded=record["rows_loaded"], rows_quarantined=record["rows_quarantined"],
+                                archived_to=landing.archive(settings, path, record))
+        ledger.start(con, batch_id)
+        try:
+            if dataset is None:
+                patterns_ = ", ".join(sum(settings.patterns.values(), ()))
+                raise FileRejected("unknown_dataset", f"file name matches no dataset pattern ({patterns_})")
+            result = _load(con, settings, facts, dataset, parse_header(facts, dataset), record)
+        except FileRejected as exc:
+            ledger.reject(con, batch_id, exc.code, exc.message)
+            dest = landing.reject(settings, path, exc.code, exc.message, batch_id)
+            summary.update(status="rejected", error_code=exc.code)
+            log.warning("ingest.file_rejected", error_code=exc.code, error=exc.message, moved_to=str(dest))
+            return IngestResult(batch_id, dataset, "rejected", error_code=exc.code, error=exc.message)
+        except Exception as exc:
+            # Unexpected failure: nothing was committed; the file stays in landing for a retry.
+            ledger.fail(con, batch_id, "ingest_error", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+            raise
+        result.archived_to = landing.archive(settings, path, record)
+        summary.update(status="ingested", rows_read=result.rows_read, rows_loaded=result.rows_loaded,
+                       rows_quarantined=result.rows_quarantined, reasons=result.reasons,
+                       extra_columns=result.extra_columns)
+        return result
+
+
+def _column_map(dataset: str, names: list[str]) -> tuple[dict[str, str], list[str]]:
+    """Reader column (``c<i>``) of each contract column, and extra columns (``extra:<name>``)."""
+    contract = DATASET_COLUMNS[dataset]
+    columns: dict[str, str] = {}
+    extra_columns: list[str] = []
+    for i, name in enumerate(names):
+        if name in contract:
+            columns[name] = f"c{i}"
+        else:
+            columns[f"extra:{name}"] = f"c{i}"
+            extra_columns.append(name)
+    return columns, extra_columns
+
+
+def _read_and_account(con: duckdb.DuckDBPyConnection, facts: FileFacts, dataset: str,
+                      columns: dict[str, str]) -> object:
+    """Temp table ``v`` (validated rows) and ``rejects``; returns the source line of each row of ``v``."""
+    n_fields = len(columns)
+    con.execute("set TimeZone = 'UTC'")
+    con.execute("create or replace temp table rejects (line bigint, detail varchar, csv_line varchar)")
+    con.execute("drop table if exists reader_rejects; drop table if exists reader_scans")
+    if facts.records is not None and not facts.records.open_quote_at_end:
+        # Fast path: a padded read that parses rows with too few or too many fields as well,
+        # proven record by record against the file's own record index.
+        read = read_csv(facts.path, n_fields, padded=True)
+        con.execute(f"create or replace temp table v as {validated_select(dataset, columns, read, 'c_over')}")
+        lines, why_not = fast_account(con, facts, n_fields)
+        if lines is not None:
+            return lines
+        log.info("ingest.fast_account_declined", why=why_not)
+    # Exact path: a strict read, every record accounted for line by line (ingest.records).
+    read = read_csv(facts.path, n_fields, padded=False)
+    con.execute(f"create or replace temp table v as {validated_select(dataset, columns, read)}")
+    parsed = con.execute("select count(*) from v").fetchone()[0]
+    return exact_account(con, facts, n_fields, parsed)
+
+
+def _hold_back(con: duckdb.DuckDBPyConnection, lines) -> tuple[dict, dict, bool]:
+    """Later copies of an otherwise valid id (temp table ``dup_rows``) and the lines of held rows.
+
+    Returns the two arrays DuckDB scans by name (every row's line, by position; the lines of
+    rows held back, by row id, so the quarantine does not scan every row) and whether there
+    are duplicates at all (usually not: only then is a window needed).
+    """
+    con.execute("""
+        create or replace temp table dup_rows as
+        select rid from (
+            select rowid as rid, row_number() over (partition by id order by rowid) as n
+            from v
+            where reason_code is null
+              and id in (select id from v where reason_code is null group by id having count(*) > 1))
+        where n > 1""")
+    held = con.execute("""
+        select rowid as rid from v where reason_code is not null and reason_code <> 'malformed_row'
+        union all select rid from dup_rows""").fetchnumpy()["rid"]
+    has_dups = con.execute("select count(*) from dup_rows").fetchone()[0] > 0
+    return {"line": lines}, {"rid": held, "line": lines[held]}, has_dups
+
+
+def _quarantine_record_sql(settings: Settings, dataset: str, names: list[str]) -> str:
+    """JSON of a held row's raw values; free text marked PII in the dbt yml is redacted here too.
+
+    (The untouched original stays in the restricted archive.)
+    """
+    contract = DATASET_COLUMNS[dataset]
+    free_text = set(pii_meta(settings).get(f"raw.{dataset}", {}))
+
+    def pick(c: str) -> str:
+        if c in CHECKED_COLUMNS[dataset]:
+            return f"{_q(c)}, coalesce(r_{c}, {c}::varchar)"
+        return f"{_q(c)}, {patterns.redact_sql(c) if c in free_text else f'{c}::varchar'}"
+
+    return f"json_object({', '.join(pick(c) for c in names if c in contract)}, '_extra', _extra)::varchar"
+
+
+def _load(con: duckdb.DuckDBPyConnection, settings: Settings, facts: FileFacts, dataset: str,
+          names: list[str], record: dict) -> IngestResult:
+    """Validate, account and write one batch in one transaction (audit rows, quarantine, ledger)."""
+    batch_id, seq = record["batch_id"], record["seq"]
+    columns, extra_columns = _column_map(dataset, names)
+    good_lines, held_lines, has_dups = _hold_back(con, _read_and_account(con, facts, dataset, columns))  # noqa: F841
+    parsed, flagged = con.execute(
+        "select count(*), count(*) filter (where reason_code = 'malformed_row') from v").fetchone()
+    rejected = con.execute("select count(*) from rejects").fetchone()[0]
+    numbered = "(select v.*, v.rowid as rid, good_lines.line as _line_number from v positional join good_lines)"
+    is_dup = "rid in (select rid from dup_rows)" if has_dups else "false"
+    cols = ", ".join(DATASET_COLUMNS[dataset])
+    reason_text = ", ".join(f"{_q(k)}: {_q(v)}" for k, v in REASONS.items())
+    patterns.install_macros(con)
+    now = ledger.now()
+    log.info("ingest.transaction_started", rows_parsed=parsed - flagged, rows_malformed=rejected)
+    try:
+        with db.transaction(con):
+            con.execute(f"delete from audit.{dataset} where _batch_id = ?", [batch_id])
+            con.execute("delete from meta.quarantine where batch_id = ?", [batch_id])
+            con.execute(f"""
+                insert into audit.{dataset} ({cols}, _extra, _batch_id, _batch_seq, _line_number, _loaded_at)
+                select {cols}, _extra, ?, ?, _line_number, ?
+                from {numbered} where reason_code is null and not ({is_dup})""", [batch_id, seq, now])
+            con.execute(f"""
+                insert into meta.quarantine
+                select ?, ?, _line_number, final_reason,
+                       map_extract(map {{{reason_text}}}, final_reason)[1],
+                       {_quarantine_record_sql(settings, dataset, names)}, ?
+                from (select v.*, held_lines.line as _line_number,
+                             coalesce(reason_code, 'duplicate_id_in_file') as final_reason
+                      from v join held_lines on v.rowid = held_lines.rid)
+                union all
+                select ?, ?, line, 'malformed_row', 'the CSV reader could not parse the row: ' || detail,
+                       {patterns.redact_sql('csv_line')}, ?
+                from rejects""", [batch_id, dataset, now, batch_id, dataset, now])
+            counts = dict(con.execute("select reason_code, count(*) from meta.quarantine where batch_id = ? "
+                                      "group by 1 order by 1", [batch_id]).fetchall())
+            loaded = con.execute(f"select count(*) from audit.{dataset} where _batch_id = ?",
+                                 [batch_id]).fetchone()[0]
+            quarantined = sum(counts.values())
+            rows_read = parsed - flagged + rejected
+            assert rows_read == loaded + quarantined, "conservation violated"  # by construction
+            ledger.advance(con, batch_id, "ingested", rows_read=rows_read, rows_loaded=loaded,
+                           rows_quarantined=quarantined, extra_columns=extra_columns)
+    finally:
+        con.execute("drop table if exists v; drop table if exists rejects; drop table if exists reader_rejects; "
+                    "drop table if exists reader_scans; drop table if exists dup_rows")
+    # After the commit: a failed load leaves no quarantine file behind. A crash before this
+    # line is repaired when the stage resumes (see ingest_file, already_ingested).
+    _write_quarantine_csv(con, settings, dataset, batch_id)
+    if extra_columns:
+        log.warning("ingest.extra_columns_kept", extra_columns=extra_columns)
+    return IngestResult(batch_id, dataset, "ingested", rows_read=rows_read, rows_loaded=loaded,
+                        rows_quarantined=quarantined, reasons=counts, extra_columns=extra_columns)
+
+
+def _write_quarantine_csv(con: duckdb.DuckDBPyConnection, settings: Settings, dataset: str,
+                          batch_id: str) -> Path | None:
+    """Rejected rows, restricted (0600 in a 0700 folder): they keep raw values so they can be fixed."""
+    secure_dir(settings.quarantine_dir)
+    folder = secure_dir(settings.quarantine_dir / dataset)
+    dest = folder / f"{batch_id}.csv"
+    n = con.execute("select count(*) from meta.quarantine where batch_id = ?", [batch_id]).fetchone()[0]
+    if n == 0:
+        dest.unlink(missing_ok=True)
+        return None
+    tmp = folder / f".{batch_id}.csv.tmp"
+    con.execute(f"""
+        copy (select line_number, reason_code, reason, raw_record from meta.quarantine
+              where batch_id = {_q(batch_id)} order by line_number)
+        to {_q(str(tmp))} (header, delimiter ',')""")
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, dest)
+    return dest

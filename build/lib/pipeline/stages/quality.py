@@ -1,0 +1,223 @@
+"""Quality gate: a Soda Core scan of one batch's rows in the audit schema (Write-Audit-Publish).
+
+The checks live in ``soda/<dataset>.yml`` and the data source in ``soda/configuration.yml``;
+this module only runs them against the real warehouse file, writes a JSON and a Markdown
+report per batch and says pass/fail. Whether a failure stops the batch is the caller's call
+(:func:`raise_for_result` turns it into :class:`~pipeline.errors.QualityGateFailed`).
+
+Soda opens its own, read-only DuckDB connection to the warehouse file, so the caller must not
+hold a read-write connection to it in this process while the gate runs.
+"""
+from __future__ import annotations
+
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import structlog
+import yaml
+
+from pipeline.contract import DATASET_COLUMNS
+from pipeline.errors import ConfigError, QualityGateFailed
+from pipeline.settings import Settings
+from pipeline.stages.quality_report import check_summary, error_text, write_reports
+from pipeline.store.files import atomic_write_text
+
+log = structlog.get_logger()
+
+#: Name of the data source in soda/configuration.yml and in the checks' `-d` option.
+DATA_SOURCE = "warehouse"
+#: Variables the checks files read. Soda resolves ${NAME} from environment variables FIRST,
+#: so a same-named environment variable would silently replace the value passed here.
+SCAN_VARIABLES = ("BATCH_ID", "NOW", "FRESHNESS_WARN_DAYS")
+#: Batch ids are pasted into SQL by Soda's templating; allow only characters that cannot quote.
+_BATCH_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
+
+
+@dataclass(frozen=True)
+class GateResult:
+    passed: bool
+    checks: list[dict]
+    failed: list[str]
+    warned: list[str]
+    report_json: Path
+    report_md: Path
+    errors: list[str] = field(default_factory=list)
+    batch_id: str = ""
+    dataset: str = ""
+    duration_s: float = 0.0
+
+
+# --- Soda's anonymous usage statistics ---------------------------------------------------------
+
+def soda_config_path() -> Path:
+    """The file Soda Core v3 reads telemetry settings from.
+
+    ``soda.common.config_helper.ConfigHelper.LOAD_PATHS`` tries ``~/.soda/config.yml``, then
+    ``./.soda/config.yml``, then ``/tmp/.soda/config.yml``, and uses the first that exists; when
+    none does it creates the home one with ``send_anonymous_usage_stats: true``. It is read once,
+    when ``soda.scan`` is first imported.
+    """
+    return Path.home() / ".soda" / "config.yml"
+
+
+def ensure_soda_telemetry_off(path: Path | None = None) -> Path:
+    """Make Soda's config file say ``send_anonymous_usage_stats: false``, keeping its other keys."""
+    path = path or soda_config_path()
+    config: dict = {}
+    if path.is_file():
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError:
+            loaded = None
+        if isinstance(loaded, dict):
+            config = loaded
+            if config.get("send_anonymous_usage_stats") is False:
+                return path
+    config["send_anonymous_usage_stats"] = False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def _import_scan():
+    """Import Soda only after its telemetry switch is off (it reads the switch at import time)."""
+    ensure_soda_telemetry_off()
+    from soda.common.config_helper import ConfigHelper
+    from soda.scan import Scan
+
+    if ConfigHelper.get_instance().send_anonymous_usage_stats:
+        log.warning("quality_gate.soda_telemetry_on",
+                    detail="soda was imported before its config could be set; restart the process to turn it off",
+                    soda_config=str(soda_config_path()))
+    return Scan
+
+
+# --- the gate ----------------------------------------------------------------------------------
+
+def configuration_yaml(settings: Settings) -> str:
+    """soda/configuration.yml with the real warehouse path, read-only and DuckDB limits set."""
+    config_file = settings.soda_dir / "configuration.yml"
+    config = yaml.safe_load(config_file.read_text(encoding="utf-8"))
+    key = f"data_source {DATA_SOURCE}"
+    if not isinstance(config, dict) or not isinstance(config.get(key), dict):
+        raise ValueError(f"{config_file} has no '{key}:' section")
+    source = dict(config[key])
+    source["path"] = str(settings.warehouse_db)
+    # Same configuration as the pipeline's own connections: DuckDB refuses a read-only and a
+    # read-write handle on one file within a process. The gate only reads.
+    source["read_only"] = False
+    source["configuration"] = {
+        **(source.get("configuration") or {}),
+        "threads": settings.duckdb_threads,
+        "memory_limit": settings.duckdb_memory_limit,
+    }
+    return yaml.safe_dump({key: source}, sort_keys=False)
+
+
+def _scan(settings: Settings, dataset: str, scan_variables: dict[str, str]) -> tuple[dict, list[str]]:
+    """Run the Soda scan of ``soda/<dataset>.yml``; returns Soda's results and the scan errors."""
+    checks_file = settings.soda_dir / f"{dataset}.yml"
+    try:
+        config_str = configuration_yaml(settings)
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        return {}, [f"cannot read Soda configuration: {exc}"]
+    Scan = _import_scan()
+    scan = Scan()
+    scan.set_data_source_name(DATA_SOURCE)
+    scan.set_scan_definition_name(f"{dataset}_gate")
+    scan.disable_telemetry()
+    # Variables first: the checks file's `variables:` section and thresholds resolve at parse time.
+    scan.add_variables(scan_variables)
+    scan.add_configuration_yaml_str(config_str, file_path=str(settings.soda_dir / "configuration.yml"))
+    scan.add_sodacl_yaml_file(str(checks_file))
+    try:
+        scan.execute()
+    finally:
+        _close_connections(scan)
+    return scan.get_scan_results() or {}, [error_text(entry) for entry in scan.get_error_logs()]
+
+
+def run_gate(
+    settings: Settings,
+    batch_id: str,
+    dataset: str,
+    *,
+    now: datetime,
+    variables: dict[str, str] | None = None,
+) -> GateResult:
+    """Scan the audit rows of ``batch_id`` with ``soda/<dataset>.yml`` and write its reports.
+
+    ``now`` is the batch's landing time (freshness is measured against it; naive = UTC).
+    ``variables`` adds scan variables, e.g. ``{"FRESHNESS_WARN_DAYS": "30"}`` (BATCH_ID and NOW
+    always come from the arguments).
+    A scan that cannot run (bad YAML, missing file, no connection, SQL error) is a failure.
+    """
+    if dataset not in DATASET_COLUMNS:
+        raise ConfigError(f"no quality checks for dataset {dataset!r}; expected one of {sorted(DATASET_COLUMNS)}")
+    if not _BATCH_ID_RE.match(batch_id or ""):
+        raise ConfigError(f"batch id {batch_id!r} is not a safe identifier (letters, digits, _ . : -)")
+    now_utc = now.replace(tzinfo=timezone.utc) if now.tzinfo is None else now.astimezone(timezone.utc)
+    scan_variables = {**(variables or {}), "BATCH_ID": batch_id, "NOW": now_utc.isoformat()}
+    checks_file = settings.soda_dir / f"{dataset}.yml"
+    # Soda prefers environment variables over scan variables: refuse to audit the wrong rows.
+    errors = [f"environment variable {name} is set and would override the scan variable of that name"
+              for name in sorted(scan_variables) if name in os.environ]
+    started = time.perf_counter()
+    results: dict = {}
+    if not errors:
+        results, errors = _scan(settings, dataset, scan_variables)
+    duration = round(time.perf_counter() - started, 3)
+    checks = [check_summary(check) for check in results.get("checks", [])]
+    if not checks and not errors:
+        errors.append(f"no checks were evaluated from {checks_file}")
+    failed = [c["name"] for c in checks if c["outcome"] == "fail"]
+    warned = [c["name"] for c in checks if c["outcome"] == "warn"]
+    passed = not failed and not errors
+    report = {
+        "batch_id": batch_id, "dataset": dataset, "passed": passed,
+        "summary": {"passed": sum(c["outcome"] == "pass" for c in checks), "warned": len(warned),
+                    "failed": len(failed), "errors": len(errors)},
+        "duration_s": duration, "variables": scan_variables, "checks_file": str(checks_file),
+        "warehouse": str(settings.warehouse_db), "scan_started_at": results.get("scanStartTimestamp"),
+        "scan_ended_at": results.get("scanEndTimestamp"), "checks": checks, "errors": errors,
+    }
+    report_json, report_md = write_reports(settings, report)
+    (log.info if passed else log.warning)(
+        "quality_gate.done", batch_id=batch_id, dataset=dataset, passed=passed,
+        checks_passed=report["summary"]["passed"], checks_warned=len(warned), checks_failed=len(failed),
+        errors=len(errors), failed_checks=failed, warned_checks=warned, duration_s=duration, report=str(report_md))
+    return GateResult(passed=passed, checks=checks, failed=failed, warned=warned, report_json=report_json,
+                      report_md=report_md, errors=errors, batch_id=batch_id, dataset=dataset, duration_s=duration)
+
+
+def _close_connections(scan: Any) -> None:
+    """Close Soda's DuckDB connection now.
+
+    Soda Core 3.5's ``Scan._close`` only closes ``DataSourceManager.connections``, which nothing
+    fills, so the read-only handle would stay open until garbage collection, and DuckDB then
+    refuses the pipeline's next read-write connection to the file in this process.
+    """
+    for data_source in list(getattr(scan._data_source_manager, "data_sources", {}).values()):
+        try:
+            data_source.disconnect()
+        except Exception as exc:  # closing is best effort; the scan result stands
+            log.warning("quality_gate.close_failed", error=str(exc))
+
+
+def raise_for_result(result: GateResult) -> GateResult:
+    """Raise QualityGateFailed naming the failed checks (and scan errors) with their values."""
+    if result.passed:
+        return result
+    by_name = {c["name"]: c for c in result.checks}
+    parts = [f"{name} (measured {by_name[name]['value_text']})" for name in result.failed]
+    parts += [f"scan error: {error}" for error in result.errors]
+    raise QualityGateFailed(
+        f"{result.dataset} batch {result.batch_id} failed the quality gate: "
+        + "; ".join(parts)
+        + f". Report: {result.report_md}"
+    )

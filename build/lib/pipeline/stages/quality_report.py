@@ -1,0 +1,99 @@
+"""The quality gate's report: what each Soda check measured, against which threshold, per batch.
+
+Written as ``warehouse/reports/soda/<batch_id>.json`` and ``.md``. The report carries check
+names, outcomes, measured values and thresholds only — never row values.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pipeline.settings import Settings
+from pipeline.store.files import atomic_write_text
+
+#: Diagnostics kept in the report. Everything else Soda returns is dropped, in particular the
+#: failed-rows "blocks" (sample references) and query texts: the report carries names, outcomes,
+#: counts and thresholds only, never row values such as chat messages.
+_KEPT_DIAGNOSTICS = (
+    "value", "fail", "warn",
+    "missing_column_names", "column_type_mismatches", "column_index_mismatches",
+    "present_column_names", "column_additions", "column_deletions", "column_type_changes",
+)
+
+
+def check_summary(check: dict) -> dict:
+    diagnostics = check.get("diagnostics") or {}
+    kept = {key: diagnostics[key] for key in _KEPT_DIAGNOSTICS if diagnostics.get(key) not in (None, [], {})}
+    value = kept.pop("value", None)
+    thresholds = {key: kept.pop(key) for key in ("fail", "warn") if key in kept}
+    if value is None and "valueSeries" in diagnostics:  # schema check: count column problems
+        problems = len(kept.get("missing_column_names", [])) + len(kept.get("column_type_mismatches", {}))
+        value = problems
+        value_text = "ok" if not problems else "; ".join(filter(None, [
+            f"missing {', '.join(kept['missing_column_names'])}" if kept.get("missing_column_names") else "",
+            "wrong type " + ", ".join(
+                f"{col} ({info.get('actual_type')}, expected {info.get('expected_type')})"
+                if isinstance(info, dict) else f"{col} ({info})"
+                for col, info in kept.get("column_type_mismatches", {}).items()
+            ) if kept.get("column_type_mismatches") else "",
+        ]))
+    else:
+        value_text = "n/a" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+    return {
+        "name": check.get("name"),
+        "dataset": check.get("table"),
+        "column": check.get("column"),
+        "outcome": check.get("outcome"),
+        "value": value,
+        "value_text": value_text,
+        "thresholds": thresholds,
+        "diagnostics": kept,
+    }
+
+
+def error_text(entry: Any) -> str:
+    text = str(getattr(entry, "message", entry)).strip()
+    exception = getattr(entry, "exception", None)
+    detail = str(exception).strip().splitlines()[0] if exception is not None and str(exception).strip() else ""
+    if exception is not None and detail not in text:
+        text += f": {detail or type(exception).__name__}"
+    location = getattr(entry, "location", None)
+    if location is not None and getattr(location, "line", None) is not None:
+        text += f" ({location.file_path}, line {location.line})"
+    return text
+
+
+def _md_cell(value: Any) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(report: dict) -> str:
+    s = report["summary"]
+    lines = [
+        f"# Quality gate: {report['dataset']} batch `{report['batch_id']}`",
+        "",
+        f"**{'PASSED' if report['passed'] else 'FAILED'}**: {s['passed']} passed, {s['warned']} warned, "
+        f"{s['failed']} failed, {s['errors']} scan errors in {report['duration_s']}s "
+        f"(NOW = {report['variables'].get('NOW')}).",
+        "",
+        "| Check | Outcome | Measured value |",
+        "| --- | --- | --- |",
+    ]
+    order = {"fail": 0, "warn": 1, "pass": 2}
+    for check in sorted(report["checks"], key=lambda c: (order.get(c["outcome"], 3), c["name"] or "")):
+        lines.append(f"| {_md_cell(check['name'])} | {_md_cell(check['outcome'])} | {_md_cell(check['value_text'])} |")
+    if report["errors"]:
+        lines += ["", "## Scan errors", ""] + [f"- {_md_cell(error)}" for error in report["errors"]]
+    return "\n".join(lines) + "\n"
+
+
+def write_reports(settings: Settings, report: dict) -> tuple[Path, Path]:
+    """Write the JSON and the Markdown report of one scan; returns their paths."""
+    out_dir = settings.reports_dir / "soda"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report_json = out_dir / f"{report['batch_id']}.json"
+    report_md = out_dir / f"{report['batch_id']}.md"
+    atomic_write_text(report_json, json.dumps(report, indent=2, default=str) + "\n")
+    atomic_write_text(report_md, render_markdown(report))
+    return report_json, report_md

@@ -1,0 +1,226 @@
+"""Transform stage: build and test the dbt project (``dbt/``) against the warehouse.
+
+dbt runs in-process through :class:`dbt.cli.main.dbtRunner`, so a build costs no
+interpreter start-up and its results come back as objects instead of log text.
+Everything dbt writes (``target/``, ``dbt.log``, docs) goes under the warehouse
+folder, never into the repository's ``dbt/`` folder.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from pipeline.errors import TransformFailed
+from pipeline.settings import Settings
+
+log = structlog.get_logger()
+
+#: Files of ``dbt docs generate`` that make up the static docs site.
+DOCS_FILES = ("index.html", "manifest.json", "catalog.json")
+#: At most this many failing nodes are named in a TransformFailed message.
+_MAX_NAMED_FAILURES = 5
+
+
+@dataclass(frozen=True)
+class TransformResult:
+    """Outcome of a ``dbt build``: counts for the happy path, names where someone must look."""
+
+    models_ok: int
+    tests_passed: int
+    #: Names of warn-severity tests that found rows (the build still succeeded).
+    tests_warned: tuple[str, ...]
+    #: Names of tests that failed or errored (non-empty only on TransformFailed.result).
+    tests_failed: tuple[str, ...]
+    #: Wall-clock seconds of the dbt invocation.
+    duration: float
+
+    @property
+    def duration_s(self) -> float:
+        """Alias of ``duration`` under the unit-suffixed name used in log lines."""
+        return self.duration
+
+
+@contextlib.contextmanager
+def _dbt_environment(settings: Settings) -> Iterator[None]:
+    """Point profiles.yml at this warehouse (and its DuckDB limits) and silence telemetry, for one invocation only.
+
+    dbt reads these from the process environment; they are restored afterwards so a
+    later invocation with other settings (tests, several warehouses) starts clean.
+    """
+    overrides = {
+        "PIPELINE_WAREHOUSE_DB": str(settings.warehouse_db),
+        "DBT_DUCKDB_THREADS": str(settings.duckdb_threads),
+        "DBT_DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit,
+        "DO_NOT_TRACK": "1",
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    saved = {name: os.environ.get(name) for name in overrides}
+    os.environ.update(overrides)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _common_args(settings: Settings) -> list[str]:
+    project_dir = str(settings.dbt_project_dir)
+    dbt_vars = {"timezone": settings.timezone, "category_rollup": settings.category_rollup}
+    return [
+        "--project-dir", project_dir,
+        "--profiles-dir", project_dir,
+        "--target-path", str(settings.dbt_target_dir),
+        "--log-path", str(settings.warehouse / "logs"),
+        "--vars", json.dumps(dbt_vars),
+    ]
+
+
+#: dbt events not worth forwarding (the traceback stays in dbt.log).
+_QUIET_EVENTS = frozenset({"MainStackTrace"})
+
+
+def _forward_event(event: Any) -> None:
+    """dbtRunner callback: dbt's own console output is off; its warnings and errors join our log stream."""
+    level = event.info.level
+    if level in ("warn", "error") and event.info.name not in _QUIET_EVENTS:
+        getattr(log, "warning" if level == "warn" else "error")(
+            "dbt.event", dbt_event=event.info.name, detail=event.info.msg
+        )
+
+
+def _invoke(settings: Settings, command: Sequence[str]) -> Any:
+    # Imported here: dbt is heavy to import and only this stage needs it.
+    from dbt.cli.main import dbtRunner
+
+    args = [*command, *_common_args(settings), "--log-level", "none", "--log-level-file", "info", "--no-use-colors"]
+    with _dbt_environment(settings):
+        try:
+            return dbtRunner(callbacks=[_forward_event]).invoke(args)
+        finally:
+            _release_warehouse()
+
+
+def _release_warehouse() -> None:
+    """Close the DuckDB instance dbt-duckdb keeps open in-process after an invocation.
+
+    Otherwise this process holds the warehouse file lock (other processes cannot
+    write) and cannot itself reopen the file with other settings. dbt-duckdb has no
+    public hook for this, hence the class attributes.
+    """
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    from dbt.adapters.factory import reset_adapters
+
+    reset_adapters()
+    with DuckDBConnectionManager._LOCK:
+        env = DuckDBConnectionManager._ENV
+        if env is not None:
+            env.close()
+            DuckDBConnectionManager._ENV = None
+
+
+def _first_line(text: str | None) -> str:
+    """The informative line of a dbt error: skip a "Runtime Error in model x (path)" header."""
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    if len(lines) > 1 and " Error in " in lines[0] and lines[0].endswith(")"):
+        return lines[1]
+    return lines[0] if lines else "unknown error"
+
+
+def _describe_failure(node_result: Any) -> str:
+    node = node_result.node
+    if node.resource_type == "test" and node_result.status == "fail":
+        rows = node_result.failures
+        detail = f"{rows} failing row{'s' if rows != 1 else ''}" if rows is not None else "failed"
+    else:
+        detail = _first_line(node_result.message)
+    return f"{node.resource_type} {node.name} ({detail})"
+
+
+def _failure_message(outcome: Any) -> str:
+    if outcome.exception is not None:
+        return f"dbt build failed: {_first_line(str(outcome.exception))}"
+    failed = [r for r in getattr(outcome.result, "results", None) or [] if r.status in ("error", "fail")]
+    if not failed:
+        return "dbt build failed without a failing node (see the dbt log in the warehouse logs folder)"
+    named = "; ".join(_describe_failure(r) for r in failed[:_MAX_NAMED_FAILURES])
+    more = len(failed) - _MAX_NAMED_FAILURES
+    return f"dbt build failed: {named}" + (f"; and {more} more" if more > 0 else "")
+
+
+def _summarise(outcome: Any, duration: float) -> TransformResult:
+    by_status: dict[tuple[str, str], list[str]] = {}
+    for node_result in getattr(outcome.result, "results", None) or []:
+        key = (node_result.node.resource_type, str(node_result.status))
+        by_status.setdefault(key, []).append(node_result.node.name)
+
+    def names(resource_type: str, status: str) -> tuple[str, ...]:
+        return tuple(sorted(by_status.get((resource_type, status), [])))
+
+    return TransformResult(
+        models_ok=len(names("model", "success")),
+        tests_passed=len(names("test", "pass")),
+        tests_warned=names("test", "warn"),
+        tests_failed=names("test", "fail") + names("test", "error"),
+        duration=duration,
+    )
+
+
+def build(settings: Settings, *, select: str | None = None) -> TransformResult:
+    """Run ``dbt build`` (models and their tests, in DAG order) against the warehouse.
+
+    ``select`` is a dbt selection (e.g. ``"+category_chat_volume"``); all nodes when None.
+    Raises :class:`TransformFailed` naming the failing node(s) when a model errors or an
+    error-severity test fails; warn-severity tests only show up in ``tests_warned``.
+    """
+    command = ["build", *(["--select", *select.split()] if select else [])]
+    started = time.monotonic()
+    outcome = _invoke(settings, command)
+    result = _summarise(outcome, round(time.monotonic() - started, 3))
+    log.info(
+        "transform.build",
+        ok=outcome.success,
+        select=select,
+        models_ok=result.models_ok,
+        tests_passed=result.tests_passed,
+        tests_warned=len(result.tests_warned),
+        tests_failed=len(result.tests_failed),
+        duration_s=result.duration,
+    )
+    if not outcome.success:
+        error = TransformFailed(_failure_message(outcome))
+        error.result = result  # type: ignore[attr-defined]  # for callers that report details
+        raise error
+    return result
+
+
+def docs(settings: Settings, out_dir: Path | None = None) -> Path:
+    """Generate the dbt docs site and copy its three files into ``out_dir``.
+
+    Defaults to ``<reports>/dbt-docs``. Files are copied under a temporary name and
+    renamed, so a reader never sees a half-written file.
+    """
+    out_dir = Path(out_dir) if out_dir is not None else settings.reports_dir / "dbt-docs"
+    started = time.monotonic()
+    outcome = _invoke(settings, ["docs", "generate"])
+    if not outcome.success:
+        detail = _first_line(str(outcome.exception)) if outcome.exception else "see the dbt log"
+        raise TransformFailed(f"dbt docs generate failed: {detail}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name in DOCS_FILES:
+        partial = out_dir / f".{name}.partial"
+        shutil.copyfile(settings.dbt_target_dir / name, partial)
+        partial.replace(out_dir / name)
+    log.info("transform.docs", out_dir=str(out_dir), duration_s=round(time.monotonic() - started, 3))
+    return out_dir

@@ -1,0 +1,58 @@
+"""Files the pipeline writes: owner-only folders, atomic writes, content hashes.
+
+Readers of any file written here see the previous complete version or the new one, never
+a half-written file: everything goes to a hidden temporary name in the same folder first
+and is renamed into place.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+_CHUNK = 8 << 20
+
+
+def secure_dir(path: Path) -> Path:
+    """Create ``path`` (and parents) and make it owner-only (0700)."""
+    path.mkdir(parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+    return path
+
+
+def atomic_write_bytes(path: Path, data: bytes, *, mode: int | None = None) -> Path:
+    """Write ``data`` to ``path`` through a unique temporary file in the same folder, then rename.
+
+    The temporary name is unique (``mkstemp``), so two writers of the same file never write
+    into each other's half; the data is flushed to disk before the rename.
+    """
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def atomic_write_text(path: Path, text: str, *, mode: int | None = None) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` through a temporary file and a rename."""
+    return atomic_write_bytes(path, text.encode("utf-8"), mode=mode)
+
+
+def sha256_of(path: Path) -> str:
+    """Hex sha256 of the stored bytes of ``path`` (compressed files are hashed as stored)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,42 @@
+"""Settings: where the dbt project and the Soda checks are found, in a checkout and when installed."""
+from __future__ import annotations
+
+import glob
+import tomllib
+
+import pytest
+
+from pipeline import settings as settings_module
+from pipeline.errors import ConfigError
+from tests.helpers import REPO
+
+
+def test_a_checkout_uses_its_own_dbt_and_soda_folders():
+    loaded = settings_module.load_settings()
+    assert loaded.dbt_project_dir == REPO / "dbt"
+    assert loaded.soda_dir == REPO / "soda"
+
+
+def test_an_installed_package_finds_the_folders_under_its_prefix(tmp_path, monkeypatch):
+    monkeypatch.setattr(settings_module, "PROJECT_ROOT", tmp_path / "site-packages")  # no checkout
+    monkeypatch.setattr(settings_module, "INSTALLED_SHARE", tmp_path / "share" / "pipeline")
+    (tmp_path / "share" / "pipeline" / "dbt").mkdir(parents=True)
+    assert settings_module.project_folder("dbt") == tmp_path / "share" / "pipeline" / "dbt"
+    with pytest.raises(ConfigError, match="cannot find the soda folder.*PIPELINE_SODA_DIR"):
+        settings_module.project_folder("soda")
+
+
+def test_an_explicit_folder_setting_wins(tmp_path, monkeypatch):
+    (tmp_path / "my-dbt").mkdir()
+    monkeypatch.setenv("PIPELINE_DBT_DIR", str(tmp_path / "my-dbt"))
+    assert settings_module.load_settings().dbt_project_dir == tmp_path / "my-dbt"
+
+
+def test_the_wheel_ships_every_file_of_the_dbt_project_and_the_soda_checks():
+    """pyproject's data-files cover every tracked file the two tools read."""
+    data_files = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["data-files"]
+    shipped = {path for patterns in data_files.values() for pattern in patterns
+               for path in glob.glob(pattern, root_dir=REPO)}
+    needed = {str(p.relative_to(REPO)) for folder in ("dbt", "soda") for p in (REPO / folder).rglob("*")
+              if p.is_file() and not {"target", "logs", ".sqlfluff-library"} & set(p.parts) and p.name != ".sqlfluff"}
+    assert needed - shipped == set()
