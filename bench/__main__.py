@@ -19,6 +19,7 @@ run in about 12 minutes on 2 cores.
 Every measured job runs in a process of its own (:mod:`bench.jobs`), so its peak RSS is
 its own; the bench process itself stays small and only starts jobs and waits for them.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,13 +45,36 @@ from pipeline.settings import PROJECT_ROOT, load_settings
 SECTIONS = ("ingest", "reference", "latency", "chain", "scaling", "redaction", "burst")
 
 #: Sizes of a full run (about 12 min on 2 cores, 15 at most) and of ``--quick``.
-FULL = {"sizes": "100000,1000000,5000000", "repeats": 3, "reference_rows": 1_000_000,
-        "latency_chats": 50_000, "drops": 10, "dbt_repeats": 3, "chain_rows": 2_000_000, "chain_repeats": 3,
-        "scaling_sizes": "10000,100000,1000000,5000000", "scaling_repeats": 1,
-        "redaction_messages": 200_000, "pickup_files": 20, "burst": 200}
-QUICK = {"sizes": "2000,5000", "repeats": 1, "reference_rows": 5_000, "latency_chats": 2_000, "drops": 2,
-         "dbt_repeats": 1, "chain_rows": 5_000, "chain_repeats": 1, "scaling_sizes": "1000,2000,5000,10000",
-         "scaling_repeats": 1, "redaction_messages": 2_000, "pickup_files": 2, "burst": 3}
+FULL = {
+    "sizes": "100000,1000000,5000000",
+    "repeats": 3,
+    "reference_rows": 1_000_000,
+    "latency_chats": 50_000,
+    "drops": 10,
+    "dbt_repeats": 3,
+    "chain_rows": 2_000_000,
+    "chain_repeats": 3,
+    "scaling_sizes": "10000,100000,1000000,5000000",
+    "scaling_repeats": 1,
+    "redaction_messages": 200_000,
+    "pickup_files": 20,
+    "burst": 200,
+}
+QUICK = {
+    "sizes": "2000,5000",
+    "repeats": 1,
+    "reference_rows": 5_000,
+    "latency_chats": 2_000,
+    "drops": 2,
+    "dbt_repeats": 1,
+    "chain_rows": 5_000,
+    "chain_repeats": 1,
+    "scaling_sizes": "1000,2000,5000,10000",
+    "scaling_repeats": 1,
+    "redaction_messages": 2_000,
+    "pickup_files": 2,
+    "burst": 3,
+}
 
 
 class JobFailed(RuntimeError):
@@ -74,8 +98,13 @@ class Workbench:
     def job(self, name: str, *args: object) -> dict:
         """Run one measured job of :mod:`bench.jobs` in its own process; its JSON result."""
         started = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "bench.jobs", name, *map(str, args)],
-                              capture_output=True, text=True, cwd=PROJECT_ROOT, env=self.env)
+        proc = subprocess.run(
+            [sys.executable, "-m", "bench.jobs", name, *map(str, args)],
+            capture_output=True,
+            text=True,
+            cwd=PROJECT_ROOT,
+            env=self.env,
+        )
         if proc.returncode < 0:
             killer = " (the kernel's out-of-memory killer?)" if proc.returncode == -signal.SIGKILL else ""
             why = f"killed by {signal.Signals(-proc.returncode).name}{killer}"
@@ -132,14 +161,19 @@ def ingest_vs_bare(bench: Workbench, rows: int, repeats: int) -> dict:
     bench.runs[("ingest", rows)] = ingest
     bare_s, ingest_s = _median(bare), _median(ingest)
     manifest = _manifest(src)
-    return {"rows": rows, "file_bytes": (src / "chats.csv").stat().st_size,
-            "defects": manifest["rows"] - manifest["valid_rows"],
-            "bare_seconds_median": bare_s, "ingest_seconds_median": ingest_s,
-            "bare_rows_per_s": rows / bare_s, "ingest_rows_per_s": rows / ingest_s,
-            "ingest_to_bare_throughput": bare_s / ingest_s,
-            "ingest_peak_rss_bytes": max(r["peak_rss_bytes"] for r in ingest),
-            "bare_peak_rss_bytes": max(r["peak_rss_bytes"] for r in bare),
-            "runs": {"bare": bare, "ingest": ingest}}
+    return {
+        "rows": rows,
+        "file_bytes": (src / "chats.csv").stat().st_size,
+        "defects": manifest["rows"] - manifest["valid_rows"],
+        "bare_seconds_median": bare_s,
+        "ingest_seconds_median": ingest_s,
+        "bare_rows_per_s": rows / bare_s,
+        "ingest_rows_per_s": rows / ingest_s,
+        "ingest_to_bare_throughput": bare_s / ingest_s,
+        "ingest_peak_rss_bytes": max(r["peak_rss_bytes"] for r in ingest),
+        "bare_peak_rss_bytes": max(r["peak_rss_bytes"] for r in bare),
+        "runs": {"bare": bare, "ingest": ingest},
+    }
 
 
 # --------------------------------------------------------------------------- 2. reference
@@ -161,16 +195,23 @@ def versus_reference(bench: Workbench, rows: int, repeats: int) -> dict:
             ingest.append(bench.job("ingest", landing / "chats.csv", landing, warehouse))
     in_file = _manifest(src)["rows"]
     ref, ing = reference[0], ingest[0]
-    return {"rows": in_file, "repeats": repeats, "ingest_runs_from_section_1": reused,
-            "reference_seconds_median": _median(reference), "ingest_seconds_median": _median(ingest),
-            "speedup": _median(reference) / _median(ingest),
-            "reference_peak_rss_bytes": max(r["peak_rss_bytes"] for r in reference),
-            "ingest_peak_rss_bytes": max(r["peak_rss_bytes"] for r in ingest),
-            "rows_loaded": ref["rows_loaded"], "rows_quarantined": ref["rows_quarantined"],
-            "ingest_rows_loaded": ing["rows_loaded"], "ingest_rows_quarantined": ing["rows_quarantined"],
-            "conserved": all(r["rows_loaded"] + r["rows_quarantined"] == r["rows_read"] == in_file for r in reference),
-            "same_loaded_as_ingest": ref["rows_loaded"] == ing["rows_loaded"],
-            "runs": {"reference": reference, "ingest": ingest}}
+    return {
+        "rows": in_file,
+        "repeats": repeats,
+        "ingest_runs_from_section_1": reused,
+        "reference_seconds_median": _median(reference),
+        "ingest_seconds_median": _median(ingest),
+        "speedup": _median(reference) / _median(ingest),
+        "reference_peak_rss_bytes": max(r["peak_rss_bytes"] for r in reference),
+        "ingest_peak_rss_bytes": max(r["peak_rss_bytes"] for r in ingest),
+        "rows_loaded": ref["rows_loaded"],
+        "rows_quarantined": ref["rows_quarantined"],
+        "ingest_rows_loaded": ing["rows_loaded"],
+        "ingest_rows_quarantined": ing["rows_quarantined"],
+        "conserved": all(r["rows_loaded"] + r["rows_quarantined"] == r["rows_read"] == in_file for r in reference),
+        "same_loaded_as_ingest": ref["rows_loaded"] == ing["rows_loaded"],
+        "runs": {"reference": reference, "ingest": ingest},
+    }
 
 
 # --------------------------------------------------------------------------- 3. latency and chain
@@ -190,8 +231,14 @@ def _chain(bench: Workbench, name: str, src: Path) -> dict:
     try:
         return bench.job("chain", landing, warehouse)
     except JobFailed as exc:
-        return {"seconds": exc.seconds, "file_seconds": {}, "peak_rss_bytes": None, "statuses": {},
-                "stage_seconds": {}, "died": str(exc)}
+        return {
+            "seconds": exc.seconds,
+            "file_seconds": {},
+            "peak_rss_bytes": None,
+            "statuses": {},
+            "stage_seconds": {},
+            "died": str(exc),
+        }
 
 
 def _failure(run: dict) -> str | None:
@@ -220,13 +267,20 @@ def chain_vs_bare(bench: Workbench, rows: int, chain_repeats: int, bare_repeats:
             bare.append(bench.job("bare", src / "chats.csv", db))
     chain_s, bare_s = _median(chains), _median(bare)
     errors = [e for e in map(_failure, chains) if e]
-    return {"rows": rows, "chain_repeats": chain_repeats, "bare_repeats": bare_repeats,
-            "chain_seconds": chain_s, "bare_seconds_median": bare_s, "chain_to_bare": chain_s / bare_s,
-            "ok": not errors, "error": errors[0] if errors else None,
-            "chain_peak_rss_bytes": _peak(chains),
-            "bare_peak_rss_bytes": max(r["peak_rss_bytes"] for r in bare),
-            "stage_seconds": _middle(chains)["stage_seconds"].get("chats.csv", {}),
-            "runs": {"chain": chains, "bare": bare}}
+    return {
+        "rows": rows,
+        "chain_repeats": chain_repeats,
+        "bare_repeats": bare_repeats,
+        "chain_seconds": chain_s,
+        "bare_seconds_median": bare_s,
+        "chain_to_bare": chain_s / bare_s,
+        "ok": not errors,
+        "error": errors[0] if errors else None,
+        "chain_peak_rss_bytes": _peak(chains),
+        "bare_peak_rss_bytes": max(r["peak_rss_bytes"] for r in bare),
+        "stage_seconds": _middle(chains)["stage_seconds"].get("chats.csv", {}),
+        "runs": {"chain": chains, "bare": bare},
+    }
 
 
 # --------------------------------------------------------------------------- 4. scaling
@@ -253,29 +307,48 @@ def scaling(bench: Workbench, sizes: list[int], repeats: int) -> dict:
         runs = [_chain(bench, "scaling", src) for _ in range(repeats)]
         middle = _middle(runs)
         errors = [e for e in map(_failure, runs) if e]
-        points.append({"chats": chats, "seconds": middle["seconds"], "ok": not errors,
-                       "error": errors[0] if errors else None,
-                       "peak_rss_bytes": _peak(runs),
-                       "chats_stage_seconds": middle["stage_seconds"].get("chats.csv", {}), "runs": runs})
+        points.append(
+            {
+                "chats": chats,
+                "seconds": middle["seconds"],
+                "ok": not errors,
+                "error": errors[0] if errors else None,
+                "peak_rss_bytes": _peak(runs),
+                "chats_stage_seconds": middle["stage_seconds"].get("chats.csv", {}),
+                "runs": runs,
+            }
+        )
         print(f"  scaling {chats:,} chats: {middle['seconds']:.1f} s{'' if not errors else ' FAILED'}", flush=True)
     ok = [p for p in points if p["ok"]]
     upper = [p for p in ok if p["chats"] > min(sizes)]
-    fits = {"fit_all": _fit(ok, "seconds"), "fit_upper": _fit(upper, "seconds"),
-            "rss_fit_upper": _fit([p for p in upper if p["peak_rss_bytes"]], "peak_rss_bytes")}
+    fits = {
+        "fit_all": _fit(ok, "seconds"),
+        "fit_upper": _fit(upper, "seconds"),
+        "rss_fit_upper": _fit([p for p in upper if p["peak_rss_bytes"]], "peak_rss_bytes"),
+    }
     failed = [f"{p['chats']:,}" for p in points if not p["ok"]]
-    return {"repeats": repeats, "points": points, **fits, "upper_label": _label(upper),
-            "exponent_all": fits["fit_all"] and fits["fit_all"]["exponent"],
-            "exponent_upper": fits["fit_upper"] and fits["fit_upper"]["exponent"],
-            "rss_exponent_upper": fits["rss_fit_upper"] and fits["rss_fit_upper"]["exponent"],
-            "fit_note": f"the {', '.join(failed)}-chat run failed and is left out of the fits" if failed else ""}
+    return {
+        "repeats": repeats,
+        "points": points,
+        **fits,
+        "upper_label": _label(upper),
+        "exponent_all": fits["fit_all"] and fits["fit_all"]["exponent"],
+        "exponent_upper": fits["fit_upper"] and fits["fit_upper"]["exponent"],
+        "rss_exponent_upper": fits["rss_fit_upper"] and fits["rss_fit_upper"]["exponent"],
+        "fit_note": f"the {', '.join(failed)}-chat run failed and is left out of the fits" if failed else "",
+    }
 
 
 # --------------------------------------------------------------------------- 5. redaction
 def redaction(bench: Workbench, messages: int, repeats: int) -> dict:
     """``python -m bench.redaction`` in its own process."""
-    proc = subprocess.run([sys.executable, "-m", "bench.redaction", "--messages", str(messages),
-                           "--repeats", str(repeats)],
-                          capture_output=True, text=True, cwd=PROJECT_ROOT, env=bench.env)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.redaction", "--messages", str(messages), "--repeats", str(repeats)],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        env=bench.env,
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"bench-redaction failed: {proc.stderr.strip()[-2000:]}")
     return {"repeats": repeats, **json.loads(proc.stdout)}
@@ -302,8 +375,11 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
         "burst": "tiny files dropped at once",
     }
     for name, text in sized.items():
-        parser.add_argument(f"--{name.replace('_', '-')}", type=str if name.endswith("sizes") else int,
-                            help=f"{text} (default {FULL[name]}, --quick {QUICK[name]})")
+        parser.add_argument(
+            f"--{name.replace('_', '-')}",
+            type=str if name.endswith("sizes") else int,
+            help=f"{text} (default {FULL[name]}, --quick {QUICK[name]})",
+        )
     parser.add_argument("--settle", type=float, default=1.0, help="watcher settle seconds (default 1)")
     parser.add_argument("--out", type=Path, help="report folder (default warehouse/reports/bench)")
     args = parser.parse_args(argv)
@@ -330,8 +406,9 @@ def run_sections(bench: Workbench, args: argparse.Namespace, report: dict) -> No
         "chain": lambda: chain_vs_bare(bench, args.chain_rows, args.chain_repeats, args.repeats),
         "scaling": lambda: scaling(bench, _sizes(args.scaling_sizes), args.scaling_repeats),
         "redaction": lambda: redaction(bench, args.redaction_messages, args.repeats),
-        "burst": lambda: bench_watch.pickup_and_burst(bench.work, args.pickup_files, args.burst, args.settle,
-                                                      bench.env),
+        "burst": lambda: bench_watch.pickup_and_burst(
+            bench.work, args.pickup_files, args.burst, args.settle, bench.env
+        ),
     }
     for name in SECTIONS:
         if name not in chosen:
@@ -343,8 +420,11 @@ def run_sections(bench: Workbench, args: argparse.Namespace, report: dict) -> No
             report["errors"][name] = str(exc).strip().splitlines()[-1] if str(exc).strip() else repr(exc)
         report["section_seconds"][name] = time.monotonic() - started
         report["load_average"][name] = os.getloadavg()[0]  # other work on the machine skews the figures
-        print(f"{name}: {report['section_seconds'][name]:.0f} s, load average {report['load_average'][name]:.1f}"
-              + (f" — FAILED: {report['errors'][name]}" if name in report["errors"] else ""), flush=True)
+        print(
+            f"{name}: {report['section_seconds'][name]:.0f} s, load average {report['load_average'][name]:.1f}"
+            + (f" — FAILED: {report['errors'][name]}" if name in report["errors"] else ""),
+            flush=True,
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -354,10 +434,15 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     report: dict = {
-        "started_at": stamp, "quick": args.quick, "options": vars(args) | {"out": str(out)},
+        "started_at": stamp,
+        "quick": args.quick,
+        "options": vars(args) | {"out": str(out)},
         "machine": f"{os.cpu_count()} cores, python {sys.version.split()[0]}, DuckDB {version('duckdb')} "
-                   f"(threads {settings.duckdb_threads}, memory_limit {settings.duckdb_memory_limit})",
-        "errors": {}, "section_seconds": {}, "load_average": {}}
+        f"(threads {settings.duckdb_threads}, memory_limit {settings.duckdb_memory_limit})",
+        "errors": {},
+        "section_seconds": {},
+        "load_average": {},
+    }
     work = Path(tempfile.mkdtemp(prefix="pipeline-bench-"))
     # Jobs never touch the user's pseudonym key: the run gets a key file of its own.
     bench = Workbench(work, env={**os.environ, "PIPELINE_PSEUDONYM_KEY_FILE": str(work / "pseudonym.key")})

@@ -9,6 +9,7 @@ Linux ``getrusage(RUSAGE_SELF).ru_maxrss`` of a spawned child starts at its pare
 (it survives fork and exec), so a small job started by a bench that once held 1 GiB reported
 1 GiB; ``ru_maxrss`` is only the fallback where ``/proc`` does not exist.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -91,8 +92,13 @@ def ingest(csv: str, landing: str, warehouse: str) -> dict:
     settings = load_settings(landing=landing, warehouse=warehouse)
     with measured() as clock:
         result = ingest_file(settings, Path(csv))
-    return {"status": result.status, "rows_read": result.rows_read, "rows_loaded": result.rows_loaded,
-            "rows_quarantined": result.rows_quarantined, **clock}
+    return {
+        "status": result.status,
+        "rows_read": result.rows_read,
+        "rows_loaded": result.rows_loaded,
+        "rows_quarantined": result.rows_quarantined,
+        **clock,
+    }
 
 
 def reference(csv: str, db: str) -> dict:
@@ -104,8 +110,12 @@ def reference(csv: str, db: str) -> dict:
     with measured() as clock:
         result = load_chats(Path(csv), con)
         con.close()
-    return {"rows_read": result.rows_read, "rows_loaded": result.rows_loaded,
-            "rows_quarantined": result.rows_quarantined, **clock}
+    return {
+        "rows_read": result.rows_read,
+        "rows_loaded": result.rows_loaded,
+        "rows_quarantined": result.rows_quarantined,
+        **clock,
+    }
 
 
 def chain(landing: str, warehouse: str) -> dict:
@@ -122,13 +132,22 @@ def chain(landing: str, warehouse: str) -> dict:
         for marker in sorted((settings.state_dir / str(outcome.batch_id)).glob("*.json")):
             data = json.loads(marker.read_text())
             stages.setdefault(outcome.file, {})[data["stage"]] = data.get("stage_seconds")
-    return {"statuses": {o.file: o.status for o in outcomes},
-            "errors": {o.file: o.error for o in outcomes if o.error},
-            "file_seconds": file_seconds, "stage_seconds": stages, **clock}
+    return {
+        "statuses": {o.file: o.status for o in outcomes},
+        "errors": {o.file: o.error for o in outcomes if o.error},
+        "file_seconds": file_seconds,
+        "stage_seconds": stages,
+        **clock,
+    }
 
 
 JOBS: dict[str, Callable[..., dict]] = {
-    "generate": generate, "bare": bare, "ingest": ingest, "reference": reference, "chain": chain}
+    "generate": generate,
+    "bare": bare,
+    "ingest": ingest,
+    "reference": reference,
+    "chain": chain,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,6 +17,7 @@ as malformed.
 Unlike the ingest stage it does not hash the file, count lines independently of the parser, keep
 source line numbers, redact quarantined text, keep a ledger or load in one transaction.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -29,8 +30,7 @@ import pandas as pd
 
 CHUNK_ROWS = 10_000
 COLUMNS = ("id", "chat_category_id", "created_at", "is_customer_initiated", "resolved_at", "message")
-BOOLEANS = {"true": True, "t": True, "1": True, "yes": True,
-            "false": False, "f": False, "0": False, "no": False}
+BOOLEANS = {"true": True, "t": True, "1": True, "yes": True, "false": False, "f": False, "0": False, "no": False}
 OLDEST, NEWEST = dt.datetime(1900, 1, 1), dt.datetime(2200, 1, 1)
 
 CREATE_TABLE = """
@@ -96,9 +96,14 @@ def validate_chat(row: dict) -> dict:
     category = parse_uuid(row["chat_category_id"], "invalid_category_id") if row["chat_category_id"].strip() else None
     if resolved is not None and resolved < created:
         raise Invalid("resolved_before_created")
-    return {"id": chat_id, "chat_category_id": category, "created_at": created,
-            "is_customer_initiated": BOOLEANS.get(initiated), "resolved_at": resolved,
-            "message": row.get("message")}
+    return {
+        "id": chat_id,
+        "chat_category_id": category,
+        "created_at": created,
+        "is_customer_initiated": BOOLEANS.get(initiated),
+        "resolved_at": resolved,
+        "message": row.get("message"),
+    }
 
 
 def load_chats(path: Path, con: duckdb.DuckDBPyConnection) -> ReferenceResult:
@@ -111,8 +116,16 @@ def load_chats(path: Path, con: duckdb.DuckDBPyConnection) -> ReferenceResult:
         result.rows_read += 1
         result.quarantine.append({"reason_code": "malformed_row", "raw_record": ",".join(fields)})
 
-    chunks = pd.read_csv(path, dtype=str, keep_default_na=False, chunksize=CHUNK_ROWS, engine="python",
-                         on_bad_lines=bad_line, encoding="utf-8", encoding_errors="surrogateescape")
+    chunks = pd.read_csv(
+        path,
+        dtype=str,
+        keep_default_na=False,
+        chunksize=CHUNK_ROWS,
+        engine="python",
+        on_bad_lines=bad_line,
+        encoding="utf-8",
+        encoding_errors="surrogateescape",
+    )
     for chunk in chunks:
         chunk.columns = [name.strip().lower() for name in chunk.columns]
         good = []

@@ -9,6 +9,7 @@
 A file is "closed in landing" when it is renamed in from a hidden name, which is how a copy tool
 finishes (and what the watcher sees as moved-in).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -45,10 +46,24 @@ class Service:
     """A watcher process whose JSON log lines are collected as they come, each stamped on arrival."""
 
     def __init__(self, landing: Path, warehouse: Path, settle: float, env: Mapping[str, str]) -> None:
-        cmd = [sys.executable, "-m", "pipeline", "--log-json", "watch", "--settle", str(settle),
-               "--reconcile", "5", "--landing", str(landing), "--warehouse", str(warehouse)]
-        self.proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=dict(env), stderr=subprocess.PIPE,
-                                     stdout=subprocess.DEVNULL, text=True)
+        cmd = [
+            sys.executable,
+            "-m",
+            "pipeline",
+            "--log-json",
+            "watch",
+            "--settle",
+            str(settle),
+            "--reconcile",
+            "5",
+            "--landing",
+            str(landing),
+            "--warehouse",
+            str(warehouse),
+        ]
+        self.proc = subprocess.Popen(
+            cmd, cwd=PROJECT_ROOT, env=dict(env), stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True
+        )
         self.events: list[dict] = []
         threading.Thread(target=self._follow, daemon=True).start()
         self.wait(lambda: self.event("watch.started"), timeout=120)
@@ -70,8 +85,9 @@ class Service:
             time.sleep(poll)
 
     def event(self, name: str, file: str | None = None) -> dict | None:
-        return next((e for e in self.events if e.get("event") == name and (file is None or e.get("file") == file)),
-                    None)
+        return next(
+            (e for e in self.events if e.get("event") == name and (file is None or e.get("file") == file)), None
+        )
 
     def ended(self, file: str) -> dict | None:
         return self.event("watch.batch_end", file)
@@ -119,9 +135,15 @@ def end_to_end(work: Path, drops: Sequence[Path], settle: float, env: Mapping[st
     finally:
         service.stop()
     in_pipeline = [e["duration_s"] for e in service.events if e.get("event") == "transform.build"]
-    return {"drops": len(drops), "settle_seconds": settle, "latencies_s": latencies,
-            "p50_s": percentile(latencies, 50), "p95_s": percentile(latencies, 95),
-            "dbt_build_in_pipeline_p50_s": percentile(in_pipeline, 50), "warehouse": str(warehouse)}
+    return {
+        "drops": len(drops),
+        "settle_seconds": settle,
+        "latencies_s": latencies,
+        "p50_s": percentile(latencies, 50),
+        "p95_s": percentile(latencies, 95),
+        "dbt_build_in_pipeline_p50_s": percentile(in_pipeline, 50),
+        "warehouse": str(warehouse),
+    }
 
 
 def bare_dbt_build(warehouse: Path, repeats: int) -> dict:
@@ -133,21 +155,31 @@ def bare_dbt_build(warehouse: Path, repeats: int) -> dict:
         # The pipeline's own helpers, so profile, target folder, vars and limits cannot drift apart.
         with transform._dbt_environment(settings):
             started = time.perf_counter()
-            proc = subprocess.run([str(dbt), "build", "--quiet", *transform._common_args(settings)],
-                                  cwd=PROJECT_ROOT, capture_output=True, text=True)
+            proc = subprocess.run(
+                [str(dbt), "build", "--quiet", *transform._common_args(settings)],
+                cwd=PROJECT_ROOT,
+                capture_output=True,
+                text=True,
+            )
             walls.append(time.perf_counter() - started)
         if proc.returncode != 0:
             raise RuntimeError(f"dbt build failed: {(proc.stdout + proc.stderr)[-1000:]}")
         run_results = json.loads((settings.dbt_target_dir / "run_results.json").read_text())
         dbt_elapsed.append(run_results["elapsed_time"])
-    return {"repeats": repeats, "wall_s": walls, "wall_median_s": percentile(walls, 50),
-            "dbt_elapsed_median_s": percentile(dbt_elapsed, 50)}
+    return {
+        "repeats": repeats,
+        "wall_s": walls,
+        "wall_median_s": percentile(walls, 50),
+        "dbt_elapsed_median_s": percentile(dbt_elapsed, 50),
+    }
 
 
 def _tiny_chats(i: int, rows: int = 5) -> str:
     header = "id,chat_category_id,created_at,is_customer_initiated,resolved_at,message\n"
-    return header + "".join(f"{i:08x}-{r:04x}-4000-8000-000000000000,,2023-03-01 10:00:00,true,"
-                            f"2023-03-01 10:30:00,hello\n" for r in range(rows))
+    return header + "".join(
+        f"{i:08x}-{r:04x}-4000-8000-000000000000,,2023-03-01 10:00:00,true,2023-03-01 10:30:00,hello\n"
+        for r in range(rows)
+    )
 
 
 def _timestamp(event: dict) -> float:
@@ -178,7 +210,14 @@ def pickup_and_burst(work: Path, files: int, burst: int, settle: float, env: Map
         service.stop()
     builds = sum(1 for e in service.events if e.get("event") == "transform.build")
     one_file = percentile(singles, 50)
-    return {"files": files, "settle_seconds": settle, "pickup_p50_s": percentile(pickups, 50),
-            "pickup_p95_s": percentile(pickups, 95), "single_file_end_to_end_median_s": one_file,
-            "burst_files": burst, "burst_seconds": burst_seconds,
-            "burst_vs_serial": burst_seconds / (burst * one_file), "dbt_builds_total": builds}
+    return {
+        "files": files,
+        "settle_seconds": settle,
+        "pickup_p50_s": percentile(pickups, 50),
+        "pickup_p95_s": percentile(pickups, 95),
+        "single_file_end_to_end_median_s": one_file,
+        "burst_files": burst,
+        "burst_seconds": burst_seconds,
+        "burst_vs_serial": burst_seconds / (burst * one_file),
+        "dbt_builds_total": builds,
+    }

@@ -3,6 +3,7 @@
 A thin layer over library functions: parse arguments, call, print. Domain errors become
 one sentence on stderr and a non-zero exit code, never a traceback.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,11 +37,19 @@ def _add_paths(p: argparse.ArgumentParser) -> None:
 
 # --------------------------------------------------------------------------- commands
 def cmd_generate(args: argparse.Namespace) -> int:
-    manifest = generate(Path(args.out), chats=args.chats, categories=args.categories, seed=args.seed,
-                        defect_rate=args.defect_rate, messages=args.messages)
+    manifest = generate(
+        Path(args.out),
+        chats=args.chats,
+        categories=args.categories,
+        seed=args.seed,
+        defect_rate=args.defect_rate,
+        messages=args.messages,
+    )
     files = manifest["files"]
-    print(f"wrote {files['categories']['rows']} categories and {files['chats']['rows']} chats to {args.out} "
-          f"(manifest.json lists the injected defects)")
+    print(
+        f"wrote {files['categories']['rows']} categories and {files['chats']['rows']} chats to {args.out} "
+        f"(manifest.json lists the injected defects)"
+    )
     return 0
 
 
@@ -58,8 +67,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     bad = [o for o in outcomes if not o.ok]
     if bad:
         first = bad[0]
-        print(f"error: {len(bad)} of {len(outcomes)} batch(es) did not succeed; first: {first.file}: "
-              f"{first.status}: {first.error}", file=sys.stderr)
+        print(
+            f"error: {len(bad)} of {len(outcomes)} batch(es) did not succeed; first: {first.file}: "
+            f"{first.status}: {first.error}",
+            file=sys.stderr,
+        )
         return 1
     print(f"results: {settings.exports_dir}  (report.md, analysis.json, hourly_heatmap.png)")
     return 0
@@ -86,9 +98,11 @@ def cmd_status(args: argparse.Namespace) -> int:
     header = f"{'seq':>4}  {'batch_id':<24} {'dataset':<10} {'status':<9} {'stage':<11} {'read':>9} {'loaded':>9} {'quarant.':>9}  file"
     print(header)
     for r in rows:
-        print(f"{r['seq']:>4}  {r['batch_id']:<24} {r['dataset'] or '-':<10} {r['status']:<9} {r['stage'] or '-':<11} "
-              f"{_n(r['rows_read'])} {_n(r['rows_loaded'])} {_n(r['rows_quarantined'])}  {r['file']}"
-              + (f"  [{r['error']}]" if r["error"] else ""))
+        print(
+            f"{r['seq']:>4}  {r['batch_id']:<24} {r['dataset'] or '-':<10} {r['status']:<9} {r['stage'] or '-':<11} "
+            f"{_n(r['rows_read'])} {_n(r['rows_loaded'])} {_n(r['rows_quarantined'])}  {r['file']}"
+            + (f"  [{r['error']}]" if r["error"] else "")
+        )
     return 0
 
 
@@ -138,12 +152,18 @@ def cmd_replay(args: argparse.Namespace) -> int:
     settings = _settings(args)
     result = replay.replay(settings, Path(args.into))
     print(f"replayed {result['files']} archived file(s) into {result['warehouse']}")
-    for table, (live, again) in {t: (result["live"].get(t), result["replayed"].get(t))
-                                 for t in sorted(set(result["live"]) | set(result["replayed"]))}.items():
+    for table, (live, again) in {
+        t: (result["live"].get(t), result["replayed"].get(t))
+        for t in sorted(set(result["live"]) | set(result["replayed"]))
+    }.items():
         print(f"  {table:<32} live={live}  replayed={again}  {'same' if live == again else 'DIFFERENT'}")
     if result["failed"] or not result["identical"]:
-        print("error: the replayed marts differ from the live ones" if not result["identical"]
-              else f"error: {len(result['failed'])} file(s) failed on replay", file=sys.stderr)
+        print(
+            "error: the replayed marts differ from the live ones"
+            if not result["identical"]
+            else f"error: {len(result['failed'])} file(s) failed on replay",
+            file=sys.stderr,
+        )
         return 1
     print("marts identical to the live warehouse")
     return 0
@@ -151,10 +171,17 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="pipeline", description="Chat-analytics micro-batch pipeline: drop CSVs in landing/, get validated, audited, redacted analysis.")
+    parser = argparse.ArgumentParser(
+        prog="pipeline",
+        description="Chat-analytics micro-batch pipeline: drop CSVs in landing/, get validated, audited, redacted analysis.",
+    )
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING (default INFO)")
-    parser.add_argument("--log-json", action="store_true", default=None,
-                        help="JSON log lines even on a terminal (default: JSON when not a TTY)")
+    parser.add_argument(
+        "--log-json",
+        action="store_true",
+        default=None,
+        help="JSON log lines even on a terminal (default: JSON when not a TTY)",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("generate", help="write a synthetic categories.csv + chats.csv (+ manifest.json)")
@@ -162,10 +189,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chats", type=int, default=10_000, help="number of chats (default 10000)")
     p.add_argument("--categories", type=int, default=460, help="number of categories (default 460)")
     p.add_argument("--seed", type=int, default=42, help="random seed; same seed, same bytes (default 42)")
-    p.add_argument("--defect-rate", type=float, default=0.0,
-                   help="fraction of rows given exactly one defect, every reason code represented (default 0)")
-    p.add_argument("--messages", action=argparse.BooleanOptionalAction, default=True,
-                   help="include a free-text message column, ~20%% with personal data (default on)")
+    p.add_argument(
+        "--defect-rate",
+        type=float,
+        default=0.0,
+        help="fraction of rows given exactly one defect, every reason code represented (default 0)",
+    )
+    p.add_argument(
+        "--messages",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="include a free-text message column, ~20%% with personal data (default on)",
+    )
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("run", help="process the files waiting in landing/ once (or the FILEs given)")
@@ -176,8 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("watch", help="long-running service: process files as they land")
     _add_paths(p)
-    p.add_argument("--polling", action="store_true",
-                   help="poll the folder instead of inotify (Docker bind mounts, network shares)")
+    p.add_argument(
+        "--polling", action="store_true", help="poll the folder instead of inotify (Docker bind mounts, network shares)"
+    )
     p.add_argument("--scheduler-url", help="run tasks through a luigid, e.g. http://127.0.0.1:8082")
     p.add_argument("--settle", type=float, help="seconds a file's size/mtime must stay unchanged (default 1)")
     p.add_argument("--reconcile", type=float, help="seconds between reconciliation scans (default 30)")

@@ -5,6 +5,7 @@ This is the one statement of the contract on the Python side. The warehouse DDL
 quality gate read it from here; the dbt sources (``dbt/models/staging``) and the Soda checks
 (``soda/<dataset>.yml``) state the same columns for their tools.
 """
+
 from __future__ import annotations
 
 #: Datasets in the order they are processed when both wait (chats refer to categories).

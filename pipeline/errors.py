@@ -1,4 +1,5 @@
 """Domain exceptions. Only the CLI turns them into a message and an exit code."""
+
 from __future__ import annotations
 
 

@@ -18,6 +18,7 @@ Why it is built this way:
   are spread evenly (±1). The manifest counts are nevertheless read back from the same SQL relation
   that produced the file, so they cannot drift.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,13 +39,24 @@ log = structlog.get_logger()
 GENERATOR_VERSION = 1
 
 CATEGORY_REASON_CODES: tuple[str, ...] = (
-    "malformed_row", "missing_id", "invalid_id", "duplicate_id_in_file",
-    "invalid_boolean", "invalid_category_id", "self_parent",
+    "malformed_row",
+    "missing_id",
+    "invalid_id",
+    "duplicate_id_in_file",
+    "invalid_boolean",
+    "invalid_category_id",
+    "self_parent",
 )
 CHAT_REASON_CODES: tuple[str, ...] = (
-    "malformed_row", "missing_id", "invalid_id", "duplicate_id_in_file",
-    "missing_created_at", "invalid_timestamp", "resolved_before_created",
-    "invalid_boolean", "invalid_category_id",
+    "malformed_row",
+    "missing_id",
+    "invalid_id",
+    "duplicate_id_in_file",
+    "missing_created_at",
+    "invalid_timestamp",
+    "resolved_before_created",
+    "invalid_boolean",
+    "invalid_category_id",
 )
 CATEGORIES_HEADER = "id,parent_id,disabled"
 CHATS_HEADER = "id,chat_category_id,created_at,is_customer_initiated,resolved_at"
@@ -78,9 +90,11 @@ def uuid_from(seed: int, kind: str, i: int) -> str:
 
 def _uuid_sql(seed: int, kind: str, idx: str) -> str:
     h = f"md5('{seed}:{kind}:' || {idx}::varchar)"
-    return (f"(substr({h}, 1, 8) || '-' || substr({h}, 9, 4) || '-4' || substr({h}, 14, 3) || '-' || "
-            f"substr('89ab89ab89ab89ab', instr('0123456789abcdef', substr({h}, 17, 1)), 1) || "
-            f"substr({h}, 18, 3) || '-' || substr({h}, 21, 12))")
+    return (
+        f"(substr({h}, 1, 8) || '-' || substr({h}, 9, 4) || '-4' || substr({h}, 14, 3) || '-' || "
+        f"substr('89ab89ab89ab89ab', instr('0123456789abcdef', substr({h}, 17, 1)), 1) || "
+        f"substr({h}, 18, 3) || '-' || substr({h}, 21, 12))"
+    )
 
 
 def luhn_ok(number: str) -> bool:
@@ -96,6 +110,7 @@ def luhn_ok(number: str) -> bool:
 def _sql_list(values: list) -> str:
     def lit(v: object) -> str:
         return "'" + v.replace("'", "''") + "'" if isinstance(v, str) else str(v)
+
     return "[" + ", ".join(lit(v) for v in values) + "]"
 
 
@@ -138,14 +153,18 @@ def _write_categories(path: Path, n: int, seed: int, defect_rate: float) -> tupl
 
     roots = [i for i in range(n) if level[i] == 1]
     n_null = max(1, round(0.05 * len(roots))) if roots else 0
-    null_rows = set(rng.choice([r for r in roots if valid[r]] or roots, size=min(n_null, len(roots)), replace=False).tolist())
+    null_rows = set(
+        rng.choice([r for r in roots if valid[r]] or roots, size=min(n_null, len(roots)), replace=False).tolist()
+    )
     valid_idx = [i for i in range(n) if valid[i]]
     n_empty = min(9, max(1 if n >= 50 else 0, round(0.01 * n)))
     empty_disabled = set(rng.choice(valid_idx, size=min(n_empty, len(valid_idx)), replace=False).tolist())
 
     # parents come from the previous level and are never defective rows themselves
-    parents = {lv: [j for j in range(n) if level[j] == lv and valid[j]] or [j for j in range(n) if level[j] == lv]
-               for lv in range(1, 4)}
+    parents = {
+        lv: [j for j in range(n) if level[j] == lv and valid[j]] or [j for j in range(n) if level[j] == lv]
+        for lv in range(1, 4)
+    }
     lines = [CATEGORIES_HEADER.encode()]
     defects = dict.fromkeys(CATEGORY_REASON_CODES, 0)
     stats = {"categories_roots": 0, "categories_disabled_empty": 0, "categories_null_literal": 0}
@@ -222,8 +241,58 @@ def _time_lookups(seed: int) -> tuple[list[int], list[int], list[int], list[int]
         offset = 10 if 4 <= d.month <= 9 else 11
         local_midnight = datetime(d.year, d.month, d.day, tzinfo=timezone.utc) - timedelta(hours=offset)
         base_ms.append(int(local_midnight.timestamp() * 1000))
-    weekday_hours = [.05, .02, .02, .02, .03, .05, .12, .35, .7, 1, 1, 1, .9, .9, 1, 1, .9, .6, .45, .4, .35, .3, .2, .1]
-    weekend_hours = [.05, .03, .02, .02, .02, .03, .06, .15, .3, .5, .6, .6, .6, .6, .55, .5, .45, .4, .4, .35, .3, .25, .15, .1]
+    weekday_hours = [
+        0.05,
+        0.02,
+        0.02,
+        0.02,
+        0.03,
+        0.05,
+        0.12,
+        0.35,
+        0.7,
+        1,
+        1,
+        1,
+        0.9,
+        0.9,
+        1,
+        1,
+        0.9,
+        0.6,
+        0.45,
+        0.4,
+        0.35,
+        0.3,
+        0.2,
+        0.1,
+    ]
+    weekend_hours = [
+        0.05,
+        0.03,
+        0.02,
+        0.02,
+        0.02,
+        0.03,
+        0.06,
+        0.15,
+        0.3,
+        0.5,
+        0.6,
+        0.6,
+        0.6,
+        0.6,
+        0.55,
+        0.5,
+        0.45,
+        0.4,
+        0.4,
+        0.35,
+        0.3,
+        0.25,
+        0.15,
+        0.1,
+    ]
     hour_lookup: list[int] = []
     for prof in (weekday_hours, weekend_hours):
         c = np.cumsum(prof) / np.sum(prof)
@@ -249,20 +318,79 @@ _ISSUES = [
     "where can I download my invoice for order {order}?",
 ]
 _PII_SENTENCES = {
-    "email": ["You can email me at {v} if that's easier.", "My email is {v}, please update it.",
-              "Please send the invoice to {v} thanks."],
-    "phone": ["Please call me on {v} after {time}.", "My number is {v} if you need it.",
-              "You can reach me on {v}, any time today."],
-    "card": ["I paid with card {v} and got charged twice.", "My card number is {v}, please check the payment.",
-             "The charge on {v} looks wrong."],
+    "email": [
+        "You can email me at {v} if that's easier.",
+        "My email is {v}, please update it.",
+        "Please send the invoice to {v} thanks.",
+    ],
+    "phone": [
+        "Please call me on {v} after {time}.",
+        "My number is {v} if you need it.",
+        "You can reach me on {v}, any time today.",
+    ],
+    "card": [
+        "I paid with card {v} and got charged twice.",
+        "My card number is {v}, please check the payment.",
+        "The charge on {v} looks wrong.",
+    ],
 }
 _CLOSINGS = ["", " Thanks!", " Thank you.", " Cheers", " Thanks in advance, appreciate it.", " Regards, Sam"]
-_FIRST = ["jane", "john", "olivia", "liam", "charlotte", "noah", "amelia", "jack", "isla", "william", "mia",
-          "oliver", "ava", "thomas", "grace", "lucas", "chloe", "henry", "zoe", "james", "ruby", "leo"]
-_LAST = ["smith", "jones", "williams", "brown", "wilson", "taylor", "nguyen", "johnson", "martin", "white",
-         "anderson", "walker", "thompson", "harris", "lee", "ryan", "robinson", "kelly", "king", "tran"]
-_DOMAINS = ["gmail.com", "outlook.com", "bigpond.com", "yahoo.com.au", "icloud.com", "hotmail.com",
-            "optusnet.com.au", "example.com.au"]
+_FIRST = [
+    "jane",
+    "john",
+    "olivia",
+    "liam",
+    "charlotte",
+    "noah",
+    "amelia",
+    "jack",
+    "isla",
+    "william",
+    "mia",
+    "oliver",
+    "ava",
+    "thomas",
+    "grace",
+    "lucas",
+    "chloe",
+    "henry",
+    "zoe",
+    "james",
+    "ruby",
+    "leo",
+]
+_LAST = [
+    "smith",
+    "jones",
+    "williams",
+    "brown",
+    "wilson",
+    "taylor",
+    "nguyen",
+    "johnson",
+    "martin",
+    "white",
+    "anderson",
+    "walker",
+    "thompson",
+    "harris",
+    "lee",
+    "ryan",
+    "robinson",
+    "kelly",
+    "king",
+    "tran",
+]
+_DOMAINS = [
+    "gmail.com",
+    "outlook.com",
+    "bigpond.com",
+    "yahoo.com.au",
+    "icloud.com",
+    "hotmail.com",
+    "optusnet.com.au",
+    "example.com.au",
+]
 _TYPES = ["email", "phone", "card"]
 
 
@@ -280,15 +408,18 @@ def _luhn_check_sql(p: str) -> str:
 
 def _pii_value_sql(seed: int, slot: int) -> str:
     """SQL CASE producing the PII value of ``ptype{slot}`` for the row (NULL when none)."""
+
     def h(p: str) -> str:
         return f"hash(i, {seed}, '{p}{slot}')"
 
-    email = (f"{_pick(_FIRST, h('ef'))} || {_pick(['.', '_', ''], h('es'))} || {_pick(_LAST, h('el'))} || "
-             f"case when {h('ed')} % 2 = 0 then ({h('ed')} % 97)::varchar else '' end || '@' || {_pick(_DOMAINS, h('em'))}")
+    email = (
+        f"{_pick(_FIRST, h('ef'))} || {_pick(['.', '_', ''], h('es'))} || {_pick(_LAST, h('el'))} || "
+        f"case when {h('ed')} % 2 = 0 then ({h('ed')} % 97)::varchar else '' end || '@' || {_pick(_DOMAINS, h('em'))}"
+    )
     nat = f"('04' || lpad(({h('pm')} % 100000000)::varchar, 8, '0'))"
     area = _pick(["02", "03", "07", "08"], h("pa"))
     loc = f"({_pick(['9', '8', '5', '4'], h('pl'))} || lpad(({h('pn')} % 10000000)::varchar, 7, '0'))"
-    phone = f"""case {h('pf')} % 8
+    phone = f"""case {h("pf")} % 8
         when 0 then substr({nat}, 1, 4) || ' ' || substr({nat}, 5, 3) || ' ' || substr({nat}, 8, 3)
         when 1 then {nat}
         when 2 then '+61 ' || substr({nat}, 2, 3) || ' ' || substr({nat}, 5, 3) || ' ' || substr({nat}, 8, 3)
@@ -309,20 +440,29 @@ def _card_ctes(seed: int, src: str, slots: dict[str, tuple[str, bool]]) -> str:
     ``slots`` maps column name -> (SQL guard, Luhn-valid?). Invalid ones are 16 digits
     with a wrong check digit (look-alikes for measuring redaction precision).
     """
+
     def h(p: str) -> str:
         return f"hash(i, {seed}, '{p}')"
 
     a_cols, b_cols, c_cols = [], [], []
     for name, (guard, valid) in slots.items():
-        length = f"case {h(name + 'l')} % 100 when 0 then 13 when 1 then 13 when 2 then 15 when 3 then 15 when 4 then 15 when 5 then 19 when 6 then 19 when 7 then 19 else 16 end" if valid else "16"
+        length = (
+            f"case {h(name + 'l')} % 100 when 0 then 13 when 1 then 13 when 2 then 15 when 3 then 15 when 4 then 15 when 5 then 19 when 6 then 19 when 7 then 19 else 16 end"
+            if valid
+            else "16"
+        )
         prefix = f"case {name}_len when 15 then '37' when 16 then {_pick(['4', '5'], h(name + 'p'))} else '4' end"
         digits = f"lpad(({h(name + 'd')} % 100000000000000000)::varchar, 17, '0')"
         a_cols.append(f"case when {guard} then {length} end as {name}_len, ({h(name + 's')} % 4)::int as {name}_sep")
-        b_cols.append(f"case when {name}_len is not null then lpad(substr({prefix} || {digits}, 1, {name}_len - 1), 18, '0') end as {name}_p")
+        b_cols.append(
+            f"case when {name}_len is not null then lpad(substr({prefix} || {digits}, 1, {name}_len - 1), 18, '0') end as {name}_p"
+        )
         check = _luhn_check_sql(f"{name}_p")
         if not valid:
             check = f"(({check} + 1 + {h(name + 'x')} % 9) % 10)"
-        c_cols.append(f"case when {name}_p is not null then right({name}_p, {name}_len - 1) || {check}::varchar end as {name}_raw")
+        c_cols.append(
+            f"case when {name}_p is not null then right({name}_p, {name}_len - 1) || {check}::varchar end as {name}_raw"
+        )
     fmt = []
     for name in slots:
         r, sep = f"{name}_raw", f"{_sql_list([' ', '-', '', ' '])}[{name}_sep + 1]"
@@ -331,19 +471,22 @@ def _card_ctes(seed: int, src: str, slots: dict[str, tuple[str, bool]]) -> str:
             when 15 then case when {name}_sep = 0 then substr({r}, 1, 4) || ' ' || substr({r}, 5, 6) || ' ' || substr({r}, 11, 5) else {r} end
             else {r} end as {name}""")
     return f""",
-    ca as (select *, {', '.join(a_cols)} from {src}),
-    cb as (select *, {', '.join(b_cols)} from ca),
-    cc as (select *, {', '.join(c_cols)} from cb),
-    cards as (select *, {', '.join(fmt)} from cc)"""
+    ca as (select *, {", ".join(a_cols)} from {src}),
+    cb as (select *, {", ".join(b_cols)} from ca),
+    cc as (select *, {", ".join(c_cols)} from cb),
+    cards as (select *, {", ".join(fmt)} from cc)"""
 
 
 def _csv_field_sql(expr: str) -> str:
-    return (f"(case when contains({expr}, ',') or contains({expr}, '\"') "
-            f"then '\"' || replace({expr}, '\"', '\"\"') || '\"' else {expr} end)")
+    return (
+        f"(case when contains({expr}, ',') or contains({expr}, '\"') "
+        f"then '\"' || replace({expr}, '\"', '\"\"') || '\"' else {expr} end)"
+    )
 
 
 def _message_ctes(seed: int) -> str:
     """CTEs m1..m4 over ``t`` adding ``message`` and the PII columns ptype1/pii1/ptype2/pii2."""
+
     def h(p: str) -> str:
         return f"hash(i, {seed}, '{p}')"
 
@@ -363,21 +506,30 @@ def _message_ctes(seed: int) -> str:
     return f""",
     m1 as (
         select *,
-            case when {_has_pii_sql(seed)} then {_pick(_TYPES + ['email', 'phone'], h('pt1'))} end as ptype1,
-            {h('is')} % {len(_ISSUES)} as iss,
-            '#' || (10000000 + {h('ord')} % 90000000)::varchar as order_no,
-            '$' || ({h('pr')} % 500 + 5)::varchar || '.' || {_pick(['00', '95', '50', '99', '49'], h('pc'))} as price,
-            (({h('tm')} % 12) + 1)::varchar || ':' || {_pick(['00', '15', '30', '45'], h('tq'))}
-                || {_pick(['am', 'pm', ''], h('tp'))} as time_txt
+            case when {_has_pii_sql(seed)} then {_pick(_TYPES + ["email", "phone"], h("pt1"))} end as ptype1,
+            {h("is")} % {len(_ISSUES)} as iss,
+            '#' || (10000000 + {h("ord")} % 90000000)::varchar as order_no,
+            '$' || ({h("pr")} % 500 + 5)::varchar || '.' || {_pick(["00", "95", "50", "99", "49"], h("pc"))} as price,
+            (({h("tm")} % 12) + 1)::varchar || ':' || {_pick(["00", "15", "30", "45"], h("tq"))}
+                || {_pick(["am", "pm", ""], h("tp"))} as time_txt
         from t
     ),
     m2 as (
         select *,
-            case when ptype1 is not null and {u('pii2')} < 0.25
-                 then {types}[((list_position({types}, ptype1) + {h('pt2')} % 2) % 3)::int + 1] end as ptype2
+            case when ptype1 is not null and {u("pii2")} < 0.25
+                 then {types}[((list_position({types}, ptype1) + {h("pt2")} % 2) % 3)::int + 1] end as ptype2
         from m1
-    ){_card_ctes(seed, 'm2', {'card1': ("ptype1 = 'card'", True), 'card2': ("ptype2 = 'card'", True),
-                               'fake': (f"list_contains({fake_issues}, iss)", False)})},
+    ){
+        _card_ctes(
+            seed,
+            "m2",
+            {
+                "card1": ("ptype1 = 'card'", True),
+                "card2": ("ptype2 = 'card'", True),
+                "fake": (f"list_contains({fake_issues}, iss)", False),
+            },
+        )
+    },
     m3 as (select * from cards),
     m4 as (
         select *, {_pii_value_sql(seed, 1)} as pii1, {_pii_value_sql(seed, 2)} as pii2 from m3
@@ -388,18 +540,22 @@ def _message_ctes(seed: int) -> str:
                 || case {_sql_list(kind)}[iss::int + 1] when 'order' then order_no when 'price' then price
                         when 'time' then time_txt when 'fake' then fake else '' end
                 || {_sql_list(post)}[iss::int + 1] as issue,
-            case ptype1 {' '.join(f"when '{t}' then {_pick(s, h('s1'))}" for t, s in _PII_SENTENCES.items())} end as sent1,
-            case ptype2 {' '.join(f"when '{t}' then {_pick(s, h('s2'))}" for t, s in _PII_SENTENCES.items())} end as sent2
+            case ptype1 {
+        " ".join(f"when '{t}' then {_pick(s, h('s1'))}" for t, s in _PII_SENTENCES.items())
+    } end as sent1,
+            case ptype2 {
+        " ".join(f"when '{t}' then {_pick(s, h('s2'))}" for t, s in _PII_SENTENCES.items())
+    } end as sent2
         from m4
     ),
     msg as (
         select *,
-            {_pick(_GREETINGS, h('gr'))}
+            {_pick(_GREETINGS, h("gr"))}
             || case when ptype1 is null then issue
                     else replace(replace(sent1, '{{v}}', pii1), '{{time}}', time_txt)
                          || coalesce(' ' || replace(replace(sent2, '{{v}}', pii2), '{{time}}', time_txt), '')
-                         || case when {h('pi')} % 2 = 0 then ' Also, ' || issue else '' end end
-            || {_pick(_CLOSINGS, h('cl'))} as message
+                         || case when {h("pi")} % 2 = 0 then ' Also, ' || issue else '' end end
+            || {_pick(_CLOSINGS, h("cl"))} as message
         from m5
     )"""
 
@@ -408,9 +564,9 @@ def _has_pii_sql(seed: int) -> str:
     return f"(hash(i, {seed}, 'pii') % 1000000 / 1000000.0) < {_SHARES['chat_pii']}"
 
 
-def _chats_sql(n: int, seed: int, defect_rate: float, messages: bool, category_ids: list[str],
-               src: str = "idx") -> str:
+def _chats_sql(n: int, seed: int, defect_rate: float, messages: bool, category_ids: list[str], src: str = "idx") -> str:
     """One relation over table ``idx(i)``: the CSV line of every chat plus the columns the manifest counts."""
+
     def h(p: str) -> str:
         return f"hash(i, {seed}, '{p}')"
 
@@ -430,13 +586,13 @@ def _chats_sql(n: int, seed: int, defect_rate: float, messages: bool, category_i
         stratum = f"(({j}) * {k} // {max(n, 1)})"
         start = f"(({stratum} * {n} + {k1 - 1}) // {k1})"
         size = f"((({stratum} + 1) * {n} + {k1 - 1}) // {k1} - {start})"
-        return (f"({k} > 0 and ({j}) = {start} + "
-                f"(hash({stratum}, {seed}, 'pos') % greatest({size}, 1)::ubigint)::bigint)")
+        return (
+            f"({k} > 0 and ({j}) = {start} + (hash({stratum}, {seed}, 'pos') % greatest({size}, 1)::ubigint)::bigint)"
+        )
 
     # an earlier row that is certainly valid: a few random earlier rows, then the neighbours
     candidates = [f"floor({u(f'dup{t}')} * i)::bigint" for t in range(4)] + ["i - 1", "i - 2", "i - 3"]
-    dup_j = ("case " + " ".join(f"when {c} >= 0 and not {defective_at(c)} then {c}" for c in candidates)
-             + " end")
+    dup_j = "case " + " ".join(f"when {c} >= 0 and not {defective_at(c)} then {c}" for c in candidates) + " end"
     bad_ts = "['2023-13-45 25:61:00', 'yesterday', '31/12/2023 10:00']" + f"[({h('it')} % 3)::int + 1]"
     ms_fmt = "'%Y-%m-%d %H:%M:%S.%g'"
     iso = _SHARES["chat_iso_z"]
@@ -449,11 +605,15 @@ def _chats_sql(n: int, seed: int, defect_rate: float, messages: bool, category_i
         full = "f5"
         dropped = "id_out || ',' || cat_out || ',' || created_out || ',' || init_out"
         bad_utf8 = f"id_out || ',' || cat_out || ',' || created_out || ',' || init_out || '{mark},' || resolved_out"
-    pii_cols = "ptype1, pii1, ptype2, pii2, (code is not distinct from 'malformed_row' and mvar = 0) as message_dropped," if messages else ""
+    pii_cols = (
+        "ptype1, pii1, ptype2, pii2, (code is not distinct from 'malformed_row' and mvar = 0) as message_dropped,"
+        if messages
+        else ""
+    )
     return f"""
     with r as (
         -- each run of len(codes) consecutive strata uses every code once, in a shuffled order
-        select i, case when {defective_at('i')} then {_sql_list(code_perms)}[
+        select i, case when {defective_at("i")} then {_sql_list(code_perms)}[
                 (hash((i * {k} // {max(n, 1)}) // {len(codes)}, {seed}, 'codes') % {len(code_perms) // len(codes)})::int
                 * {len(codes)} + ((i * {k} // {max(n, 1)}) % {len(codes)})::int + 1] end as perm
         from {src}
@@ -462,29 +622,29 @@ def _chats_sql(n: int, seed: int, defect_rate: float, messages: bool, category_i
         select i,
             {_sql_list(codes)}[(perm % {len(codes)})::int + 1] as code0,
             case when perm % {len(codes)} = {dup_code} then {dup_j} end as dup_j,
-            {_sql_list(day_lookup)}[({h('day')} % 10000)::int + 1] as day_idx,
-            {u('cat_e')} < {_SHARES['chat_without_category']} as cat_empty,
-            {_sql_list(category_ids or [''])}[(floor(pow({u('cat')}, 1.7) * {max(len(category_ids), 1)}))::int + 1] as cat_id,
-            {u('init_e')} < {_SHARES['chat_initiator_empty']} as init_empty,
-            {u('init')} < {_SHARES['chat_customer_initiated']} as init_true,
-            {u('unres')} < {_SHARES['chat_unresolved']} as unresolved,
-            {u('fmt')} as fmt_u,
-            ({h('var')} % 3)::int as variant,
-            ({h('mv')} % 3)::int as mvar,
-            floor(1000 * exp({u('dur')} * ln(86400)))::bigint as dur_ms
+            {_sql_list(day_lookup)}[({h("day")} % 10000)::int + 1] as day_idx,
+            {u("cat_e")} < {_SHARES["chat_without_category"]} as cat_empty,
+            {_sql_list(category_ids or [""])}[(floor(pow({u("cat")}, 1.7) * {max(len(category_ids), 1)}))::int + 1] as cat_id,
+            {u("init_e")} < {_SHARES["chat_initiator_empty"]} as init_empty,
+            {u("init")} < {_SHARES["chat_customer_initiated"]} as init_true,
+            {u("unres")} < {_SHARES["chat_unresolved"]} as unresolved,
+            {u("fmt")} as fmt_u,
+            ({h("var")} % 3)::int as variant,
+            ({h("mv")} % 3)::int as mvar,
+            floor(1000 * exp({u("dur")} * ln(86400)))::bigint as dur_ms
         from r
     ),
     c1 as (
         select *,
             case when code0 = 'duplicate_id_in_file' and dup_j is null then 'invalid_id' else code0 end as code,
             ({_sql_list(base_ms)}[day_idx + 1]
-              + {_sql_list(hour_lookup)}[{_sql_list(weekend)}[day_idx + 1] * 1000 + ({h('hr')} % 1000)::int + 1] * 3600000
-              + ({h('ms')} % 3600000)::bigint)::bigint as created_ms
+              + {_sql_list(hour_lookup)}[{_sql_list(weekend)}[day_idx + 1] * 1000 + ({h("hr")} % 1000)::int + 1] * 3600000
+              + ({h("ms")} % 3600000)::bigint)::bigint as created_ms
         from c0
     ),
     c2 as (
         select *,
-            {_uuid_sql(seed, 'chat', "case when code = 'duplicate_id_in_file' then dup_j else i end")} as uuid,
+            {_uuid_sql(seed, "chat", "case when code = 'duplicate_id_in_file' then dup_j else i end")} as uuid,
             epoch_ms(created_ms) as created_ts
         from c1
     ),
@@ -494,13 +654,13 @@ def _chats_sql(n: int, seed: int, defect_rate: float, messages: bool, category_i
                 when 'missing_id' then ''
                 when 'invalid_id' then ['not-a-uuid-' || i::varchar, (1234500000 + i)::varchar, 'g' || substr(uuid, 2)][variant + 1]
                 else uuid end as id_out,
-            case when code = 'invalid_category_id' then 'cat-' || ({h('cc')} % 1000)::varchar
+            case when code = 'invalid_category_id' then 'cat-' || ({h("cc")} % 1000)::varchar
                  when cat_empty then '' else cat_id end as cat_out,
             case when code = 'missing_created_at' then ''
                  when code = 'invalid_timestamp' and variant <> 2 then {bad_ts}
                  when fmt_u < {iso} then strftime(created_ts, '%Y-%m-%dT%H:%M:%S.%gZ')
                  when fmt_u < {2 * iso} then
-                    case when {h('off')} % 2 = 0 then strftime(created_ts + interval 11 hour, '%Y-%m-%dT%H:%M:%S.%g') || '+11:00'
+                    case when {h("off")} % 2 = 0 then strftime(created_ts + interval 11 hour, '%Y-%m-%dT%H:%M:%S.%g') || '+11:00'
                          else strftime(created_ts + interval 10 hour, '%Y-%m-%dT%H:%M:%S.%g') || '+10:00' end
                  else strftime(created_ts, {ms_fmt}) end as created_out,
             case when code = 'invalid_boolean' then ['maybe', '2', 'yess'][variant + 1]
@@ -534,14 +694,15 @@ def _splice_invalid_utf8(path: Path) -> int:
     with open(path, "r+b") as f, mmap.mmap(f.fileno(), 0) as mm:
         pos = mm.find(mark)
         while pos != -1:
-            mm[pos:pos + len(mark)] = _BAD_UTF8_BYTES
+            mm[pos : pos + len(mark)] = _BAD_UTF8_BYTES
             count += 1
             pos = mm.find(mark, pos + len(mark))
     return count
 
 
-def _write_chats(out: Path, n: int, seed: int, defect_rate: float, messages: bool,
-                 category_ids: list[str]) -> tuple[dict, dict | None]:
+def _write_chats(
+    out: Path, n: int, seed: int, defect_rate: float, messages: bool, category_ids: list[str]
+) -> tuple[dict, dict | None]:
     con = duckdb.connect()
     try:
         con.execute("set preserve_insertion_order = true")
@@ -565,7 +726,7 @@ def _write_chats(out: Path, n: int, seed: int, defect_rate: float, messages: boo
             con.execute(f"create table pii_idx as select i from idx where {_has_pii_sql(seed)}")
             con.execute(f"""create table pii_src as
                 select i, code, chat_id, ptype1, pii1, ptype2, pii2, message_dropped
-                from ({_chats_sql(n, seed, defect_rate, messages, category_ids, 'pii_idx')})""")
+                from ({_chats_sql(n, seed, defect_rate, messages, category_ids, "pii_idx")})""")
             con.execute("""create table pii as
                 select i, code, chat_id, 1 as slot, ptype1 as ptype, pii1 as value from pii_src
                 where ptype1 is not null and not message_dropped
@@ -601,8 +762,14 @@ def _write_chats(out: Path, n: int, seed: int, defect_rate: float, messages: boo
 # --------------------------------------------------------------------------- entry point
 
 
-def generate(out: Path, chats: int = 10_000, categories: int = 460, seed: int = 42,
-             defect_rate: float = 0.0, messages: bool = True) -> dict:
+def generate(
+    out: Path,
+    chats: int = 10_000,
+    categories: int = 460,
+    seed: int = 42,
+    defect_rate: float = 0.0,
+    messages: bool = True,
+) -> dict:
     """Write categories.csv, then chats.csv, then manifest.json into `out`; return the manifest.
 
     With ``messages`` also writes ``pii_truth.jsonl``: one JSON object per PII value
@@ -630,12 +797,19 @@ def generate(out: Path, chats: int = 10_000, categories: int = 460, seed: int = 
         "stats": {**chat_manifest["_stats"], **cat_manifest["_stats"]},
     }
     _atomic_write_bytes(out / "manifest.json", (json.dumps(manifest, indent=2) + "\n").encode())
-    log.info("generated", out=str(out), seed=seed, chats=chats, categories=categories,
-             defect_rate=defect_rate, messages=messages,
-             chat_defects=sum(manifest["files"]["chats"]["defects"].values()),
-             category_defects=sum(manifest["files"]["categories"]["defects"].values()),
-             pii_values=pii["values"] if pii else 0,
-             duration_s=round(time.perf_counter() - started, 3))
+    log.info(
+        "generated",
+        out=str(out),
+        seed=seed,
+        chats=chats,
+        categories=categories,
+        defect_rate=defect_rate,
+        messages=messages,
+        chat_defects=sum(manifest["files"]["chats"]["defects"].values()),
+        category_defects=sum(manifest["files"]["categories"]["defects"].values()),
+        pii_values=pii["values"] if pii else 0,
+        duration_s=round(time.perf_counter() - started, 3),
+    )
     return manifest
 
 

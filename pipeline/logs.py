@@ -3,6 +3,7 @@
 Configure once at an entry point with :func:`configure`; modules only call
 ``structlog.get_logger()``. JSON lines when stderr is not a TTY, console otherwise.
 """
+
 from __future__ import annotations
 
 import logging
@@ -30,9 +31,12 @@ def configure(level: str = "INFO", *, json: bool | None = None) -> None:
         json = not sys.stderr.isatty()
     renderer = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=True)
     structlog.configure(
-        processors=[*SHARED_PROCESSORS, structlog.processors.StackInfoRenderer(),
-                    structlog.processors.format_exc_info,
-                    structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        processors=[
+            *SHARED_PROCESSORS,
+            structlog.processors.StackInfoRenderer(),
+            structlog.processors.format_exc_info,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=False,
@@ -47,9 +51,16 @@ def configure(level: str = "INFO", *, json: bool | None = None) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     # Third-party loggers: keep their records, drop their own handlers so they go through ours.
-    for name, lvl in {"luigi": "INFO", "luigi-interface": "WARNING", "dbt": "WARNING",
-                      "soda": "WARNING", "soda.scan": "WARNING", "urllib3": "WARNING",
-                      "matplotlib": "WARNING", "tornado": "WARNING"}.items():
+    for name, lvl in {
+        "luigi": "INFO",
+        "luigi-interface": "WARNING",
+        "dbt": "WARNING",
+        "soda": "WARNING",
+        "soda.scan": "WARNING",
+        "urllib3": "WARNING",
+        "matplotlib": "WARNING",
+        "tornado": "WARNING",
+    }.items():
         lg = logging.getLogger(name)
         lg.handlers[:] = []
         lg.propagate = True
@@ -69,7 +80,12 @@ def stage(name: str, **fields) -> Iterator[dict]:
     try:
         yield summary
     except Exception as exc:
-        log.error(f"{name}.failed", duration_s=round(time.perf_counter() - started, 3),
-                  error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__, **fields, **summary)
+        log.error(
+            f"{name}.failed",
+            duration_s=round(time.perf_counter() - started, 3),
+            error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+            **fields,
+            **summary,
+        )
         raise
     log.info(f"{name}.done", duration_s=round(time.perf_counter() - started, 3), **fields, **summary)

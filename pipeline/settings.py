@@ -4,6 +4,7 @@ Precedence, highest first: explicit arguments (CLI flags) > environment variable
 (``PIPELINE_*``) > ``luigi.cfg`` section ``[pipeline]`` > defaults. Nothing else in
 the package reads ``os.environ`` for pipeline settings.
 """
+
 from __future__ import annotations
 
 import configparser
@@ -119,8 +120,9 @@ def project_folder(name: str, explicit: str | None = None) -> Path:
     for folder in candidates:
         if folder.is_dir():
             return folder
-    raise ConfigError(f"cannot find the {name} folder (looked in {', '.join(map(str, candidates))}); "
-                      f"set PIPELINE_{name.upper()}_DIR")
+    raise ConfigError(
+        f"cannot find the {name} folder (looked in {', '.join(map(str, candidates))}); set PIPELINE_{name.upper()}_DIR"
+    )
 
 
 def _patterns(raw: str | None, dataset: str) -> tuple[str, ...]:
@@ -162,7 +164,9 @@ def load_settings(landing: Path | str | None = None, warehouse: Path | str | Non
         reconcile_seconds=float(pick("reconcile_seconds", "30")),
         lock_timeout_seconds=float(pick("lock_timeout_seconds", "120")),
         pseudonym_key=env.get("PIPELINE_PSEUDONYM_KEY") or None,
-        pseudonym_key_file=Path(key_file).expanduser() if key_file else Path.home() / ".config" / "pipeline" / "pseudonym.key",
+        pseudonym_key_file=Path(key_file).expanduser()
+        if key_file
+        else Path.home() / ".config" / "pipeline" / "pseudonym.key",
         pii_identifier_columns=tuple(c.strip() for c in (ids or "").split(",") if c.strip()),
         scheduler_url=pick("scheduler_url"),
         dbt_project_dir=project_folder("dbt", pick("dbt_dir")),

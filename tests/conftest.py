@@ -1,4 +1,5 @@
 """Shared fixtures: every test gets its own landing/ and warehouse/ folders on disk."""
+
 from __future__ import annotations
 
 import os
@@ -36,13 +37,27 @@ def luigid(tmp_path):
     """A real luigid on a free port, recording task history in SQLite as the repo's luigi.cfg does."""
     port = free_port()
     history = tmp_path / "history.db"
-    cfg = (REPO / "luigi.cfg").read_text().replace(
-        "sqlite:///warehouse/luigi/luigi-task-history.db", f"sqlite:///{history}")
+    cfg = (
+        (REPO / "luigi.cfg")
+        .read_text()
+        .replace("sqlite:///warehouse/luigi/luigi-task-history.db", f"sqlite:///{history}")
+    )
     (tmp_path / "luigi.cfg").write_text(cfg)
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "luigid"), "--port", str(port), "--address",
-                             "127.0.0.1", "--state-path", str(tmp_path / "state.pickle")],
-                            cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env={**os.environ, "LUIGI_CONFIG_PATH": str(tmp_path / "luigi.cfg")})
+    proc = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "luigid"),
+            "--port",
+            str(port),
+            "--address",
+            "127.0.0.1",
+            "--state-path",
+            str(tmp_path / "state.pickle"),
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "LUIGI_CONFIG_PATH": str(tmp_path / "luigi.cfg")},
+    )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:

@@ -1,4 +1,5 @@
 """Helpers shared by the tests (plain functions and classes; fixtures live in conftest.py)."""
+
 from __future__ import annotations
 
 import contextlib
@@ -47,8 +48,9 @@ def read_ledger(settings: Settings) -> list[dict]:
     if not settings.warehouse_db.exists():
         return []
     with duckdb.connect(str(settings.warehouse_db)) as con:
-        if not con.execute("select count(*) from duckdb_tables() where schema_name = 'meta' "
-                           "and table_name = 'batches'").fetchone()[0]:
+        if not con.execute(
+            "select count(*) from duckdb_tables() where schema_name = 'meta' and table_name = 'batches'"
+        ).fetchone()[0]:
             return []  # the file exists, the schema is not created yet
         return ledger.all_batches(con)
 
@@ -58,8 +60,11 @@ CHATS_HEADER = "id,chat_category_id,created_at,is_customer_initiated,resolved_at
 
 
 def chats_text(n: int, offset: int = 0) -> str:
-    rows = [f"{offset + i:08x}-0000-4000-8000-000000000000,,2023-03-0{1 + i % 9} 1{i % 10}:00:00.000,true,"
-            f"2023-03-0{1 + i % 9} 1{i % 10}:30:00.000,hello {i}\n" for i in range(n)]
+    rows = [
+        f"{offset + i:08x}-0000-4000-8000-000000000000,,2023-03-0{1 + i % 9} 1{i % 10}:00:00.000,true,"
+        f"2023-03-0{1 + i % 9} 1{i % 10}:30:00.000,hello {i}\n"
+        for i in range(n)
+    ]
     return CHATS_HEADER + "".join(rows)
 
 
@@ -103,7 +108,11 @@ class Service:
     def __init__(self, settings) -> None:
         self.proc = subprocess.Popen(
             [*WATCH_CMD, "--landing", str(settings.landing), "--warehouse", str(settings.warehouse)],
-            cwd=REPO, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+            cwd=REPO,
+            stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            text=True,
+        )
         self.events: list[dict] = []
         self._reader = threading.Thread(target=self._follow, daemon=True)
         self._reader.start()
@@ -114,7 +123,9 @@ class Service:
                 self.events.append(json.loads(line))
 
     def done(self, *files: str) -> bool:
-        finished = {e.get("file") for e in self.events if e.get("event") == "watch.batch_end" and e.get("status") == "done"}
+        finished = {
+            e.get("file") for e in self.events if e.get("event") == "watch.batch_end" and e.get("status") == "done"
+        }
         return set(files) <= finished
 
     def stop(self) -> int:

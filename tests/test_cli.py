@@ -1,4 +1,5 @@
 """The command line as users run it: ``python -m pipeline …`` in a subprocess."""
+
 from __future__ import annotations
 
 import json
@@ -15,8 +16,14 @@ COMMANDS = ["generate", "run", "watch", "replay", "status", "report", "docs", "d
 
 
 def cli(*args: str, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pipeline", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -57,8 +64,16 @@ def test_run_then_status_json(tmp_path):
     status = json.loads(cli("status", "--json", env=env).stdout)
     assert [b["dataset"] for b in status] == ["categories", "chats"]
     for batch in status:
-        assert {"batch_id", "file", "dataset", "sha256", "status", "rows_read", "rows_loaded",
-                "rows_quarantined"} <= set(batch)
+        assert {
+            "batch_id",
+            "file",
+            "dataset",
+            "sha256",
+            "status",
+            "rows_read",
+            "rows_loaded",
+            "rows_quarantined",
+        } <= set(batch)
         spec = manifest["files"][batch["dataset"]]
         assert batch["status"] == "done"
         assert batch["rows_read"] == spec["rows"] == batch["rows_loaded"] + batch["rows_quarantined"]

@@ -1,4 +1,5 @@
 """docker-compose.yml cannot run here (no Docker daemon): check it statically against the repo."""
+
 from __future__ import annotations
 
 import re

@@ -1,4 +1,5 @@
 """Tests for the synthetic data generator: determinism, quirk shares, exact defect counts, PII truth."""
+
 from __future__ import annotations
 
 import csv
@@ -188,8 +189,11 @@ def test_chat_quirk_shares(clean: tuple[Path, dict]) -> None:
     iso_z = [r[2] for r in rows if r[2].endswith("Z")]
     iso_off = [r[2] for r in rows if re.search(r"[+-]\d\d:\d\d$", r[2])]
     assert 0.005 < len(iso_z) / n < 0.02 and 0.005 < len(iso_off) / n < 0.02
-    assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}", r[2]) for r in rows
-               if not r[2].endswith("Z") and r[2] not in iso_off)
+    assert all(
+        re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}", r[2])
+        for r in rows
+        if not r[2].endswith("Z") and r[2] not in iso_off
+    )
     created = [parse_ts(r[2]) for r in rows]
     assert all(c is not None and c.year == 2023 for c in created)
     durations = [(parse_ts(r[4]) - c).total_seconds() for r, c in zip(rows, created) if r[4]]
@@ -201,7 +205,8 @@ def test_chat_quirk_shares(clean: tuple[Path, dict]) -> None:
     assert weekday[2] > weekday[6] * 1.3
     # an offset timestamp denotes the same instant as its plain form would
     assert datetime.fromisoformat("2023-03-05T04:02:57.660+11:00").astimezone(timezone.utc).replace(
-        tzinfo=None) == parse_ts("2023-03-04 17:02:57.660")
+        tzinfo=None
+    ) == parse_ts("2023-03-04 17:02:57.660")
 
 
 def test_messages_and_pii_truth(clean: tuple[Path, dict]) -> None:
@@ -223,8 +228,16 @@ def test_messages_and_pii_truth(clean: tuple[Path, dict]) -> None:
     assert {len(re.sub(r"\D", "", c)) for c in cards} >= {13, 15, 16, 19}
     phones = {t["value"] for t in truth if t["type"] == "phone"}
     shapes = {re.sub(r"\d", "9", p) for p in phones}
-    assert shapes >= {"9999 999 999", "9999999999", "+99 999 999 999", "+99999999999", "(99) 9999 9999",
-                      "99 9999 9999", "99-9999-9999", "9999.999.999"}
+    assert shapes >= {
+        "9999 999 999",
+        "9999999999",
+        "+99 999 999 999",
+        "+99999999999",
+        "(99) 9999 9999",
+        "99 9999 9999",
+        "99-9999-9999",
+        "9999.999.999",
+    }
     assert all(re.fullmatch(r"[a-z0-9._]+@[a-z.]+", t["value"]) for t in truth if t["type"] == "email")
     # look-alikes: 16-digit numbers in messages that are not PII must fail Luhn
     values_by_line: dict[int, list[str]] = {}
@@ -268,8 +281,7 @@ def test_defect_counts_are_exact(defective: tuple[Path, dict]) -> None:
 
 
 @pytest.mark.parametrize("name,columns", [("chats", CHAT_COLS), ("categories", CAT_COLS)])
-def test_malformed_rows_are_single_duckdb_rejects(defective: tuple[Path, dict], name: str,
-                                                  columns: list[str]) -> None:
+def test_malformed_rows_are_single_duckdb_rejects(defective: tuple[Path, dict], name: str, columns: list[str]) -> None:
     """Kept to a ~4 MB file on purpose: DuckDB 1.0 drops some ``reject_errors`` entries on
     files beyond ~8 MB (the rejected rows are still excluded), so exact counts there would
     test DuckDB, not the generator."""
@@ -277,7 +289,7 @@ def test_malformed_rows_are_single_duckdb_rejects(defective: tuple[Path, dict], 
     m = manifest["files"][name]
     con = duckdb.connect()
     cols = {c: "VARCHAR" for c in columns}
-    con.execute(f"""create table good as select * from read_csv('{out / m['file']}', header = true,
+    con.execute(f"""create table good as select * from read_csv('{out / m["file"]}', header = true,
                     auto_detect = false, columns = {cols}, store_rejects = true)""")
     good = con.execute("select count(*) from good").fetchone()[0]
     rejects = con.execute("select count(*), count(distinct line) from reject_errors").fetchone()

@@ -1,10 +1,11 @@
 """Settings: where the dbt project and the Soda checks are found, in a checkout and when installed."""
+
 from __future__ import annotations
 
 import glob
-import tomllib
 
 import pytest
+import tomllib
 
 from pipeline import settings as settings_module
 from pipeline.errors import ConfigError
@@ -35,8 +36,13 @@ def test_an_explicit_folder_setting_wins(tmp_path, monkeypatch):
 def test_the_wheel_ships_every_file_of_the_dbt_project_and_the_soda_checks():
     """pyproject's data-files cover every tracked file the two tools read."""
     data_files = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["data-files"]
-    shipped = {path for patterns in data_files.values() for pattern in patterns
-               for path in glob.glob(pattern, root_dir=REPO)}
-    needed = {str(p.relative_to(REPO)) for folder in ("dbt", "soda") for p in (REPO / folder).rglob("*")
-              if p.is_file() and not {"target", "logs", ".sqlfluff-library"} & set(p.parts) and p.name != ".sqlfluff"}
+    shipped = {
+        path for patterns in data_files.values() for pattern in patterns for path in glob.glob(pattern, root_dir=REPO)
+    }
+    needed = {
+        str(p.relative_to(REPO))
+        for folder in ("dbt", "soda")
+        for p in (REPO / folder).rglob("*")
+        if p.is_file() and not {"target", "logs", ".sqlfluff-library"} & set(p.parts) and p.name != ".sqlfluff"
+    }
     assert needed - shipped == set()

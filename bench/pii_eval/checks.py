@@ -5,6 +5,7 @@ ASIC ACN) so that every generated card, TFN, Medicare, ABN and ACN is valid,
 and so that every *decoy* number of the same length can be made invalid: a
 redactor that validates check digits must then be able to keep the decoys.
 """
+
 from __future__ import annotations
 
 import random

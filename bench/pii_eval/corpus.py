@@ -11,6 +11,7 @@ with every decoy intact, so the scorer and the labels cannot disagree.
 
     python -m bench.pii_eval.corpus --out /tmp/pii_eval.jsonl [--n 4000] [--seed 20261201]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -104,13 +105,22 @@ NEUTRAL_SLOTS: dict[str, Gen] = {
     "age": lambda rng: str(rng.randint(70, 94)),
 }
 
-PII_TYPES: tuple[str, ...] = tuple(dict.fromkeys(
-    ["person_name"] + [t for t, _ in PII_SLOTS.values()]))
+PII_TYPES: tuple[str, ...] = tuple(dict.fromkeys(["person_name"] + [t for t, _ in PII_SLOTS.values()]))
 DECOY_KINDS: tuple[str, ...] = tuple(k for k, _ in DECOY_SLOTS.values())
 
 _SLOT = re.compile(r"(\{[a-z0-9]+\})")
-SLANG = {"you": "u", "please": "pls", "thanks": "thx", "because": "cos", "about": "abt",
-         "your": "ur", "are": "r", "tomorrow": "tmrw", "message": "msg", "really": "rly"}
+SLANG = {
+    "you": "u",
+    "please": "pls",
+    "thanks": "thx",
+    "because": "cos",
+    "about": "abt",
+    "your": "ur",
+    "are": "r",
+    "tomorrow": "tmrw",
+    "message": "msg",
+    "really": "rly",
+}
 EMOJIS = (" 🙂", " 😡", " 🙏", " 😅", " 👍", " 😤", " 🤞", " 😭")
 
 
@@ -208,10 +218,10 @@ def _typo(rng: random.Random, word: str) -> str:
     i = rng.randint(1, len(word) - 2)
     kind = rng.randint(0, 2)
     if kind == 0:
-        return word[:i] + word[i + 1] + word[i] + word[i + 2:]   # swap
+        return word[:i] + word[i + 1] + word[i] + word[i + 2 :]  # swap
     if kind == 1:
-        return word[:i] + word[i + 1:]                         # drop
-    return word[:i] + word[i] + word[i:]                       # double
+        return word[:i] + word[i + 1 :]  # drop
+    return word[:i] + word[i] + word[i:]  # double
 
 
 class _FramePicker:
@@ -282,7 +292,7 @@ def _consistent(text: str, spans: list[dict[str, Any]], decoys: list[dict[str, A
     removes every span and keeps every decoy."""
     oracle = score.perfect_redaction(text, spans)
     for span in spans:
-        if text[span["start"]:span["end"]] != span["value"]:
+        if text[span["start"] : span["end"]] != span["value"]:
             return False
         if score.value_removed(span["type"], span["value"], text):
             return False

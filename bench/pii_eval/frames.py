@@ -6,30 +6,72 @@ written for this benchmark from how customers and agents talk in Australian
 support chats: short, informal, often mixing the reason for contact with the
 identifiers the agent asked for.
 """
+
 from __future__ import annotations
 
 GREETINGS_NAMED: tuple[str, ...] = (
-    "Hi {agent},", "Hey {agent}", "hi {agent}!", "Hello {agent},", "G'day {agent},",
-    "Morning {agent},", "Thanks {agent}.", "Hi {agent} 🙂", "Dear {full},", "Hi {first},",
-    "Hello {full},", "Evening {agent},",
+    "Hi {agent},",
+    "Hey {agent}",
+    "hi {agent}!",
+    "Hello {agent},",
+    "G'day {agent},",
+    "Morning {agent},",
+    "Thanks {agent}.",
+    "Hi {agent} 🙂",
+    "Dear {full},",
+    "Hi {first},",
+    "Hello {full},",
+    "Evening {agent},",
 )
 
 GREETINGS_PLAIN: tuple[str, ...] = (
-    "Hi,", "Hi there,", "Hello,", "Hey", "hey guys", "G'day,", "Good morning,",
-    "Hiya", "To whom it may concern,", "Hi team,", "Morning!", "hello??", "Yo", "Hi all,",
+    "Hi,",
+    "Hi there,",
+    "Hello,",
+    "Hey",
+    "hey guys",
+    "G'day,",
+    "Good morning,",
+    "Hiya",
+    "To whom it may concern,",
+    "Hi team,",
+    "Morning!",
+    "hello??",
+    "Yo",
+    "Hi all,",
 )
 
 SIGNOFFS_NAMED: tuple[str, ...] = (
-    "Thanks, {full}", "Cheers\n{first}", "Regards,\n{full}", "Kind regards,\n{full}",
-    "cheers {first}", "Thanks heaps, {first}", "- {full}", "Ta, {first}",
-    "Many thanks\n{full}", "{first} 🙏", "Thank you,\n{agent}\nCustomer Care",
-    "Kind regards,\n{agent} | Support Team", "Best,\n{full}", "thx {first}", "Warm regards, {full}",
+    "Thanks, {full}",
+    "Cheers\n{first}",
+    "Regards,\n{full}",
+    "Kind regards,\n{full}",
+    "cheers {first}",
+    "Thanks heaps, {first}",
+    "- {full}",
+    "Ta, {first}",
+    "Many thanks\n{full}",
+    "{first} 🙏",
+    "Thank you,\n{agent}\nCustomer Care",
+    "Kind regards,\n{agent} | Support Team",
+    "Best,\n{full}",
+    "thx {first}",
+    "Warm regards, {full}",
 )
 
 SIGNOFFS_PLAIN: tuple[str, ...] = (
-    "Thanks!", "Cheers", "Thank you.", "ta", "Regards", "thx", "Cheers mate",
-    "Thanks heaps 🙂", "Kind regards,\nCustomer Care", "Have a good one",
-    "Appreciate it", "Thanks in advance",
+    "Thanks!",
+    "Cheers",
+    "Thank you.",
+    "ta",
+    "Regards",
+    "thx",
+    "Cheers mate",
+    "Thanks heaps 🙂",
+    "Kind regards,\nCustomer Care",
+    "Have a good one",
+    "Appreciate it",
+    "Thanks in advance",
 )
 
 PII_FRAMES: tuple[str, ...] = (
@@ -243,5 +285,11 @@ CLEAN_FRAMES: tuple[str, ...] = (
     "Error code {err} again 😡",
 )
 
-FRAME_COUNT = (len(GREETINGS_NAMED) + len(GREETINGS_PLAIN) + len(SIGNOFFS_NAMED)
-               + len(SIGNOFFS_PLAIN) + len(PII_FRAMES) + len(CLEAN_FRAMES))
+FRAME_COUNT = (
+    len(GREETINGS_NAMED)
+    + len(GREETINGS_PLAIN)
+    + len(SIGNOFFS_NAMED)
+    + len(SIGNOFFS_PLAIN)
+    + len(PII_FRAMES)
+    + len(CLEAN_FRAMES)
+)

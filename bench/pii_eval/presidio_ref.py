@@ -10,6 +10,7 @@ use its bundled public-suffix snapshot instead of fetching one.
     python -m bench.pii_eval.presidio_ref --n 500        # first 500 messages
     python -m bench.pii_eval.presidio_ref --n 500 --au   # plus AU ABN/ACN/TFN/Medicare
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,10 +32,12 @@ def _engines(with_au: bool = False) -> tuple[Any, Any]:
     from presidio_analyzer.nlp_engine import NlpEngineProvider
     from presidio_anonymizer import AnonymizerEngine
 
-    provider = NlpEngineProvider(nlp_configuration={
-        "nlp_engine_name": "spacy",
-        "models": [{"lang_code": "en", "model_name": SPACY_MODEL}],
-    })
+    provider = NlpEngineProvider(
+        nlp_configuration={
+            "nlp_engine_name": "spacy",
+            "models": [{"lang_code": "en", "model_name": SPACY_MODEL}],
+        }
+    )
     analyzer = AnalyzerEngine(nlp_engine=provider.create_engine(), supported_languages=["en"])
     if with_au:  # Presidio ships these but leaves them off by default
         from presidio_analyzer.predefined_recognizers import (
@@ -43,6 +46,7 @@ def _engines(with_au: bool = False) -> tuple[Any, Any]:
             AuMedicareRecognizer,
             AuTfnRecognizer,
         )
+
         for recognizer in (AuAbnRecognizer, AuAcnRecognizer, AuMedicareRecognizer, AuTfnRecognizer):
             analyzer.registry.add_recognizer(recognizer())
     return analyzer, AnonymizerEngine()
@@ -62,11 +66,10 @@ def redact_presidio(texts: list[str], with_au: bool = False) -> list[str]:
     return out
 
 
-def run(n: int, seed: int = corpus.DEFAULT_SEED, show_misses: int = 0,
-        with_au: bool = False) -> dict[str, Any]:
+def run(n: int, seed: int = corpus.DEFAULT_SEED, show_misses: int = 0, with_au: bool = False) -> dict[str, Any]:
     """Score Presidio on the first ``n`` messages of the corpus and time it."""
     messages = corpus.build(seed=seed)[:n]
-    redact_presidio(["warm up"], with_au)        # load models outside the timing
+    redact_presidio(["warm up"], with_au)  # load models outside the timing
     start = time.perf_counter()
     outputs = redact_presidio([m.text for m in messages], with_au)
     elapsed = time.perf_counter() - start

@@ -15,6 +15,7 @@ in short:
 * decoy: its exact value string is still in the output.
 * clean message: output == input.
 """
+
 from __future__ import annotations
 
 import re
@@ -107,7 +108,7 @@ def value_removed(pii_type: str, value: str, output: str) -> bool:
     if len(digits) >= DIGIT_WINDOW:
         out_digits = _NON_DIGIT.sub("", output)
         for i in range(len(digits) - DIGIT_WINDOW + 1):
-            if digits[i:i + DIGIT_WINDOW] in out_digits:
+            if digits[i : i + DIGIT_WINDOW] in out_digits:
                 return False
     return True
 
@@ -138,12 +139,10 @@ def score_outputs(messages: Sequence[MessageLike], outputs: Sequence[str]) -> di
             clean_ok += output == _field(message, "text")
     return {
         "messages": len(messages),
-        "pii": {t: {"n": pii_n[t], "removed": pii_ok[t], "recall": _ratio(pii_ok[t], pii_n[t])}
-                for t in sorted(pii_n)},
+        "pii": {t: {"n": pii_n[t], "removed": pii_ok[t], "recall": _ratio(pii_ok[t], pii_n[t])} for t in sorted(pii_n)},
         "pii_recall": _ratio(sum(pii_ok.values()), sum(pii_n.values())),
         "pii_values": sum(pii_n.values()),
-        "decoys": {k: {"n": dec_n[k], "intact": dec_ok[k], "rate": _ratio(dec_ok[k], dec_n[k])}
-                   for k in sorted(dec_n)},
+        "decoys": {k: {"n": dec_n[k], "intact": dec_ok[k], "rate": _ratio(dec_ok[k], dec_n[k])} for k in sorted(dec_n)},
         "decoy_intact_rate": _ratio(sum(dec_ok.values()), sum(dec_n.values())),
         "decoy_values": sum(dec_n.values()),
         "clean": {"n": clean_n, "unchanged": clean_ok, "rate": _ratio(clean_ok, clean_n)},
@@ -158,8 +157,7 @@ def score(redact: Redactor, messages: Sequence[MessageLike]) -> dict[str, Any]:
     return score_outputs(messages, outputs)
 
 
-def misses(messages: Sequence[MessageLike], outputs: Sequence[str],
-           limit: int = 10) -> dict[str, list[str]]:
+def misses(messages: Sequence[MessageLike], outputs: Sequence[str], limit: int = 10) -> dict[str, list[str]]:
     """Up to ``limit`` missed values per PII type (type -> values), for debugging."""
     found: dict[str, list[str]] = {}
     for message, output in zip(messages, outputs):
@@ -170,8 +168,7 @@ def misses(messages: Sequence[MessageLike], outputs: Sequence[str],
     return {t: v for t, v in sorted(found.items()) if v}
 
 
-def lost_decoys(messages: Sequence[MessageLike], outputs: Sequence[str],
-                limit: int = 10) -> dict[str, list[str]]:
+def lost_decoys(messages: Sequence[MessageLike], outputs: Sequence[str], limit: int = 10) -> dict[str, list[str]]:
     """Up to ``limit`` decoy values per kind that the redactor destroyed."""
     found: dict[str, list[str]] = {}
     for message, output in zip(messages, outputs):
@@ -186,7 +183,7 @@ def perfect_redaction(text: str, spans: Iterable[Mapping[str, Any]], mark: str =
     """The text with every ground-truth span replaced by ``mark`` (an oracle)."""
     out, last = [], 0
     for span in sorted(spans, key=lambda s: s["start"]):
-        out.append(text[last:span["start"]])
+        out.append(text[last : span["start"]])
         out.append(mark)
         last = span["end"]
     out.append(text[last:])

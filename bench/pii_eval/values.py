@@ -6,6 +6,7 @@ decoy generators make look-alikes (long digit runs, dotted versions, dates)
 whose digits fail every check-digit test, so they are decoys by context *and*
 by arithmetic.
 """
+
 from __future__ import annotations
 
 import random
@@ -13,8 +14,20 @@ import string
 
 from bench.pii_eval import checks, vocab
 
-MONTHS = ("January", "February", "March", "April", "May", "June", "July",
-          "August", "September", "October", "November", "December")
+MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
@@ -25,7 +38,7 @@ def _digits(rng: random.Random, n: int) -> str:
 def _group(ds: str, sizes: tuple[int, ...], sep: str = " ") -> str:
     out, i = [], 0
     for size in sizes:
-        out.append(ds[i:i + size])
+        out.append(ds[i : i + size])
         i += size
     if i < len(ds):
         out.append(ds[i:])
@@ -33,6 +46,7 @@ def _group(ds: str, sizes: tuple[int, ...], sep: str = " ") -> str:
 
 
 # ---------------------------------------------------------------- names
+
 
 def given_name(rng: random.Random, allow_common: bool = True) -> tuple[str, bool]:
     """A given name and whether it is also a common English word."""
@@ -53,7 +67,7 @@ def full_name(rng: random.Random) -> tuple[str, bool]:
     last = surname(rng)
     roll = rng.random()
     if roll < 0.08:
-        return f"{last} {first}", common          # family name first
+        return f"{last} {first}", common  # family name first
     if roll < 0.16:
         middle, _ = given_name(rng, allow_common=False)
         return f"{first} {middle} {last}", common
@@ -74,11 +88,11 @@ def styled(rng: random.Random, name: str, lower_rate: float = 0.12) -> str:
 
 # ---------------------------------------------------------------- contact
 
+
 def _local_part(rng: random.Random) -> str:
     first = given_name(rng, allow_common=False)[0].lower()
     last = surname(rng).lower().replace(" ", "").replace("'", "")
-    pattern = rng.choice(("{f}.{l}", "{f}{l}", "{f}_{l}", "{f}{n}", "{fi}{l}",
-                          "{f}.{l}{n}", "{l}.{f}", "{f}-{l}"))
+    pattern = rng.choice(("{f}.{l}", "{f}{l}", "{f}_{l}", "{f}{n}", "{fi}{l}", "{f}.{l}{n}", "{l}.{f}", "{f}-{l}"))
     return pattern.format(f=first, l=last, fi=first[0], n=rng.randint(1, 99))
 
 
@@ -134,7 +148,7 @@ def landline(rng: random.Random) -> str:
     if style == 1:
         return f"{area} {_group(local, (4, 4))}"
     if style == 2:
-        return _group(local, (4, 4))                 # no area code
+        return _group(local, (4, 4))  # no area code
     if style == 3:
         return f"+61 {area[1]} {_group(local, (4, 4))}"
     if style == 4:
@@ -187,18 +201,35 @@ def phone(rng: random.Random) -> str:
 def social_handle(rng: random.Random) -> str:
     first = given_name(rng, allow_common=False)[0].lower()
     last = surname(rng).lower().replace(" ", "").replace("'", "").replace("-", "")
-    pattern = rng.choice(("{f}.{l}", "{f}_{l}", "{f}{l}{n}", "the.real.{f}", "{f}_{n}",
-                          "{l}{f}", "{f}.{l}_", "xx{f}xx", "{f}.makes.{t}"))
+    pattern = rng.choice(
+        ("{f}.{l}", "{f}_{l}", "{f}{l}{n}", "the.real.{f}", "{f}_{n}", "{l}{f}", "{f}.{l}_", "xx{f}xx", "{f}.makes.{t}")
+    )
     thing = rng.choice(("cakes", "art", "stuff", "fitness", "music"))
     return "@" + pattern.format(f=first, l=last, n=rng.randint(1, 999), t=thing)
 
 
 # ---------------------------------------------------------------- cards
 
-CARD_PREFIXES = (("4", 16), ("4", 16), ("4", 13), ("4", 19), ("51", 16), ("53", 16),
-                 ("55", 16), ("2221", 16), ("2720", 16), ("34", 15), ("37", 15),
-                 ("36", 14), ("38", 14), ("6011", 16), ("35", 16), ("62", 17),
-                 ("62", 18), ("62", 19))
+CARD_PREFIXES = (
+    ("4", 16),
+    ("4", 16),
+    ("4", 13),
+    ("4", 19),
+    ("51", 16),
+    ("53", 16),
+    ("55", 16),
+    ("2221", 16),
+    ("2720", 16),
+    ("34", 15),
+    ("37", 15),
+    ("36", 14),
+    ("38", 14),
+    ("6011", 16),
+    ("35", 16),
+    ("62", 17),
+    ("62", 18),
+    ("62", 19),
+)
 
 
 def card(rng: random.Random) -> str:
@@ -225,8 +256,15 @@ def card(rng: random.Random) -> str:
 
 def card_expiry(rng: random.Random) -> str:
     month, year = rng.randint(1, 12), rng.randint(26, 33)
-    return rng.choice((f"{month:02d}/{year}", f"{month:02d}/20{year}", f"{month}/{year}",
-                       f"{month:02d}-{year}", f"{month:02d} / {year}"))
+    return rng.choice(
+        (
+            f"{month:02d}/{year}",
+            f"{month:02d}/20{year}",
+            f"{month}/{year}",
+            f"{month:02d}-{year}",
+            f"{month:02d} / {year}",
+        )
+    )
 
 
 def cvv(rng: random.Random) -> str:
@@ -234,6 +272,7 @@ def cvv(rng: random.Random) -> str:
 
 
 # ---------------------------------------------------------------- gov ids
+
 
 def tfn(rng: random.Random) -> str:
     ds = checks.make_tfn(rng, 8 if rng.random() < 0.15 else 9)
@@ -278,12 +317,12 @@ def account_number(rng: random.Random) -> str:
 def driver_licence(rng: random.Random) -> str:
     """Licence numbers in the shapes the states issue."""
     forms = (
-        lambda: _digits(rng, 8),                                   # NSW, QLD
-        lambda: str(rng.randint(1, 9)) + _digits(rng, 8),          # VIC 9
-        lambda: str(rng.randint(1, 9)) + _digits(rng, 9),          # VIC/NT/ACT 10
-        lambda: "S" + _digits(rng, 5),                             # SA
-        lambda: str(rng.randint(1, 9)) + _digits(rng, 6),          # WA 7
-        lambda: rng.choice("ABCDGK") + _digits(rng, 5),            # TAS
+        lambda: _digits(rng, 8),  # NSW, QLD
+        lambda: str(rng.randint(1, 9)) + _digits(rng, 8),  # VIC 9
+        lambda: str(rng.randint(1, 9)) + _digits(rng, 9),  # VIC/NT/ACT 10
+        lambda: "S" + _digits(rng, 5),  # SA
+        lambda: str(rng.randint(1, 9)) + _digits(rng, 6),  # WA 7
+        lambda: rng.choice("ABCDGK") + _digits(rng, 5),  # TAS
         lambda: _digits(rng, 2) + rng.choice(string.ascii_uppercase) + _digits(rng, 5),
         lambda: _group(_digits(rng, 9), (3, 3, 3)),
     )
@@ -292,12 +331,12 @@ def driver_licence(rng: random.Random) -> str:
 
 def passport(rng: random.Random) -> str:
     forms = (
-        lambda: rng.choice(("PA", "PB", "PC", "PE", "RA")) + _digits(rng, 7),   # AU
-        lambda: rng.choice("NEMLR") + _digits(rng, 7),                          # AU
-        lambda: rng.choice(("LA", "LH", "RA")) + _digits(rng, 6),               # NZ
-        lambda: str(rng.randint(1, 9)) + _digits(rng, 8),                       # UK/US
-        lambda: rng.choice("JKLMNPRSTUVWZ") + _digits(rng, 7),                  # IN
-        lambda: "E" + _digits(rng, 8),                                          # CN
+        lambda: rng.choice(("PA", "PB", "PC", "PE", "RA")) + _digits(rng, 7),  # AU
+        lambda: rng.choice("NEMLR") + _digits(rng, 7),  # AU
+        lambda: rng.choice(("LA", "LH", "RA")) + _digits(rng, 6),  # NZ
+        lambda: str(rng.randint(1, 9)) + _digits(rng, 8),  # UK/US
+        lambda: rng.choice("JKLMNPRSTUVWZ") + _digits(rng, 7),  # IN
+        lambda: "E" + _digits(rng, 8),  # CN
         lambda: rng.choice(("C", "F", "G")) + _digits(rng, 2) + "X" + _digits(rng, 5),
     )
     return rng.choice(forms)()
@@ -305,15 +344,21 @@ def passport(rng: random.Random) -> str:
 
 # ---------------------------------------------------------------- dates
 
+
 def date_text(rng: random.Random, year: int) -> str:
     """One date written in any of the ways Australians write dates."""
     day, month = rng.randint(1, 28), rng.randint(1, 12)
     yy = year % 100
     forms = (
-        f"{day:02d}/{month:02d}/{year}", f"{day}/{month}/{year}", f"{day}/{month}/{yy:02d}",
-        f"{day} {MONTHS[month - 1]} {year}", f"{day} {MONTHS[month - 1][:3]} {year}",
-        f"{MONTHS[month - 1]} {day}, {year}", f"{year}-{month:02d}-{day:02d}",
-        f"{day:02d}.{month:02d}.{year}", f"{day:02d}-{month:02d}-{year}",
+        f"{day:02d}/{month:02d}/{year}",
+        f"{day}/{month}/{year}",
+        f"{day}/{month}/{yy:02d}",
+        f"{day} {MONTHS[month - 1]} {year}",
+        f"{day} {MONTHS[month - 1][:3]} {year}",
+        f"{MONTHS[month - 1]} {day}, {year}",
+        f"{year}-{month:02d}-{day:02d}",
+        f"{day:02d}.{month:02d}.{year}",
+        f"{day:02d}-{month:02d}-{year}",
         f"{day}{_ordinal(day)} of {MONTHS[month - 1]} {year}",
         f"{day}{_ordinal(day)} {MONTHS[month - 1][:3]} {yy:02d}",
     )
@@ -334,13 +379,18 @@ def event_date(rng: random.Random) -> str:
     """A date that is not a birth date: delivery, billing, appointment."""
     if rng.random() < 0.35:
         day = rng.randint(1, 28)
-        return rng.choice((f"{rng.choice(DAYS)} {day} {rng.choice(MONTHS)}",
-                           f"{rng.choice(DAYS)} the {day}{_ordinal(day)}",
-                           f"{day} {rng.choice(MONTHS)[:3]}"))
+        return rng.choice(
+            (
+                f"{rng.choice(DAYS)} {day} {rng.choice(MONTHS)}",
+                f"{rng.choice(DAYS)} the {day}{_ordinal(day)}",
+                f"{day} {rng.choice(MONTHS)[:3]}",
+            )
+        )
     return date_text(rng, rng.randint(2024, 2027))
 
 
 # ---------------------------------------------------------------- address
+
 
 def address(rng: random.Random) -> str:
     suburb, state, postcode = rng.choice(vocab.SUBURBS)
@@ -370,6 +420,7 @@ def address(rng: random.Random) -> str:
 
 # ---------------------------------------------------------------- network
 
+
 def ipv4(rng: random.Random) -> str:
     first = rng.choice((1, 14, 27, 49, 58, 101, 110, 120, 121, 122, 144, 175, 180, 203, 210, 192, 10))
     if first == 192:
@@ -378,13 +429,13 @@ def ipv4(rng: random.Random) -> str:
 
 
 def ipv6(rng: random.Random) -> str:
-    groups = [f"{rng.randint(0, 0xffff):04x}" for _ in range(8)]
+    groups = [f"{rng.randint(0, 0xFFFF):04x}" for _ in range(8)]
     groups[0] = rng.choice(("2001", "2400", "2403", "2404", "fe80", "2a00"))
     style = rng.randint(0, 3)
     if style == 0:
-        return ":".join(groups)                                      # full
+        return ":".join(groups)  # full
     if style == 1:
-        return ":".join(g.lstrip("0") or "0" for g in groups)        # no leading zeros
+        return ":".join(g.lstrip("0") or "0" for g in groups)  # no leading zeros
     keep_head = rng.randint(1, 3)
     keep_tail = rng.randint(1, 4)
     head = ":".join(g.lstrip("0") or "0" for g in groups[:keep_head])
@@ -417,6 +468,7 @@ def url_secret(rng: random.Random) -> str:
 
 # ---------------------------------------------------------------- decoys
 
+
 def order_number(rng: random.Random) -> str:
     forms = (
         lambda: "#" + checks.make_invalid_number(rng, rng.randint(7, 9), str(rng.randint(1, 9))),
@@ -431,79 +483,148 @@ def order_number(rng: random.Random) -> str:
 
 
 def invoice_number(rng: random.Random) -> str:
-    return rng.choice((f"INV-{_digits(rng, 6)}", f"INV{_digits(rng, 8)}",
-                       f"{rng.randint(2024, 2026)}/{_digits(rng, 5)}", f"TI-{_digits(rng, 7)}",
-                       checks.make_invalid_number(rng, 10, "7")))
+    return rng.choice(
+        (
+            f"INV-{_digits(rng, 6)}",
+            f"INV{_digits(rng, 8)}",
+            f"{rng.randint(2024, 2026)}/{_digits(rng, 5)}",
+            f"TI-{_digits(rng, 7)}",
+            checks.make_invalid_number(rng, 10, "7"),
+        )
+    )
 
 
 def ticket_number(rng: random.Random) -> str:
-    return rng.choice((f"#{_digits(rng, 6)}", f"CS{_digits(rng, 7)}", f"TKT-{_digits(rng, 5)}",
-                       f"INC{_digits(rng, 7)}", f"SR-{_digits(rng, 4)}-{_digits(rng, 4)}",
-                       checks.make_invalid_number(rng, 8, "1")))
+    return rng.choice(
+        (
+            f"#{_digits(rng, 6)}",
+            f"CS{_digits(rng, 7)}",
+            f"TKT-{_digits(rng, 5)}",
+            f"INC{_digits(rng, 7)}",
+            f"SR-{_digits(rng, 4)}-{_digits(rng, 4)}",
+            checks.make_invalid_number(rng, 8, "1"),
+        )
+    )
 
 
 def tracking_number(rng: random.Random) -> str:
     letters = "".join(rng.choice(string.ascii_uppercase) for _ in range(3))
-    return rng.choice((f"33{letters}{_digits(rng, 6)}", f"{rng.randint(10, 99)}{letters}{_digits(rng, 7)}",
-                       checks.make_invalid_number(rng, rng.randint(12, 16), str(rng.randint(1, 9))),
-                       f"TT{_digits(rng, 9)}AU", f"CPX{_digits(rng, 9)}"))
+    return rng.choice(
+        (
+            f"33{letters}{_digits(rng, 6)}",
+            f"{rng.randint(10, 99)}{letters}{_digits(rng, 7)}",
+            checks.make_invalid_number(rng, rng.randint(12, 16), str(rng.randint(1, 9))),
+            f"TT{_digits(rng, 9)}AU",
+            f"CPX{_digits(rng, 9)}",
+        )
+    )
 
 
 def booking_ref(rng: random.Random) -> str:
     alnum = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-    return rng.choice((_token(rng, 6, alnum), f"BK-{_token(rng, 8, alnum)}",
-                       f"QF{rng.randint(1, 999)}-{_token(rng, 6, alnum)}", f"RES{_digits(rng, 7)}"))
+    return rng.choice(
+        (
+            _token(rng, 6, alnum),
+            f"BK-{_token(rng, 8, alnum)}",
+            f"QF{rng.randint(1, 999)}-{_token(rng, 6, alnum)}",
+            f"RES{_digits(rng, 7)}",
+        )
+    )
 
 
 def price(rng: random.Random) -> str:
     dollars = rng.choice((rng.randint(5, 99), rng.randint(100, 999), rng.randint(1000, 4999)))
     cents = rng.choice((0, 95, 99, 50, rng.randint(0, 99)))
     amount = f"{dollars:,}.{cents:02d}"
-    return rng.choice((f"${amount}", f"AUD {amount}", f"${dollars}", f"{amount} AUD",
-                       f"A${amount}", f"${dollars:,}"))
+    return rng.choice((f"${amount}", f"AUD {amount}", f"${dollars}", f"{amount} AUD", f"A${amount}", f"${dollars:,}"))
 
 
 def time_of_day(rng: random.Random) -> str:
     hour, minute = rng.randint(1, 12), rng.choice((0, 15, 30, 45, rng.randint(0, 59)))
-    return rng.choice((f"{hour}:{minute:02d}pm", f"{hour}:{minute:02d} am",
-                       f"{rng.randint(0, 23):02d}:{minute:02d}", f"{hour}pm", f"{hour}.{minute:02d}am"))
+    return rng.choice(
+        (
+            f"{hour}:{minute:02d}pm",
+            f"{hour}:{minute:02d} am",
+            f"{rng.randint(0, 23):02d}:{minute:02d}",
+            f"{hour}pm",
+            f"{hour}.{minute:02d}am",
+        )
+    )
 
 
 def version(rng: random.Random) -> str:
-    return rng.choice((f"{rng.randint(1, 19)}.{rng.randint(0, 30)}.{rng.randint(0, 20)}.{rng.randint(1, 999)}",
-                       f"v{rng.randint(1, 9)}.{rng.randint(0, 20)}.{rng.randint(0, 9)}",
-                       f"build 10.0.{rng.randint(17000, 26000)}.{rng.randint(1000, 5000)}",
-                       f"{rng.randint(1, 30)}.{rng.randint(0, 9)}",
-                       f"iOS {rng.randint(15, 18)}.{rng.randint(0, 6)}.{rng.randint(1, 3)}",
-                       f"firmware {rng.randint(1, 5)}.{rng.randint(0, 99)}.{rng.randint(100, 999)}"))
+    return rng.choice(
+        (
+            f"{rng.randint(1, 19)}.{rng.randint(0, 30)}.{rng.randint(0, 20)}.{rng.randint(1, 999)}",
+            f"v{rng.randint(1, 9)}.{rng.randint(0, 20)}.{rng.randint(0, 9)}",
+            f"build 10.0.{rng.randint(17000, 26000)}.{rng.randint(1000, 5000)}",
+            f"{rng.randint(1, 30)}.{rng.randint(0, 9)}",
+            f"iOS {rng.randint(15, 18)}.{rng.randint(0, 6)}.{rng.randint(1, 3)}",
+            f"firmware {rng.randint(1, 5)}.{rng.randint(0, 99)}.{rng.randint(100, 999)}",
+        )
+    )
 
 
 def error_code(rng: random.Random) -> str:
-    return rng.choice((f"E-{rng.randint(1000, 9999)}", f"0x{rng.randint(0x80000000, 0x8FFFFFFF):08X}",
-                       f"error {rng.choice((400, 401, 403, 404, 500, 502, 503, 504))}",
-                       f"ERR_{rng.choice(('TIMEOUT', 'AUTH', 'NETWORK'))}_{rng.randint(10, 99)}",
-                       f"code {rng.randint(100, 999)}", f"F{rng.randint(10, 99)}", f"E{rng.randint(1, 9)}"))
+    return rng.choice(
+        (
+            f"E-{rng.randint(1000, 9999)}",
+            f"0x{rng.randint(0x80000000, 0x8FFFFFFF):08X}",
+            f"error {rng.choice((400, 401, 403, 404, 500, 502, 503, 504))}",
+            f"ERR_{rng.choice(('TIMEOUT', 'AUTH', 'NETWORK'))}_{rng.randint(10, 99)}",
+            f"code {rng.randint(100, 999)}",
+            f"F{rng.randint(10, 99)}",
+            f"E{rng.randint(1, 9)}",
+        )
+    )
 
 
 def store_number(rng: random.Random) -> str:
-    return rng.choice((f"store {rng.randint(1, 2999):04d}", f"store #{rng.randint(100, 999)}",
-                       f"branch {rng.randint(100, 999)}", f"Store {rng.randint(1, 999)}"))
+    return rng.choice(
+        (
+            f"store {rng.randint(1, 2999):04d}",
+            f"store #{rng.randint(100, 999)}",
+            f"branch {rng.randint(100, 999)}",
+            f"Store {rng.randint(1, 999)}",
+        )
+    )
 
 
 def quantity(rng: random.Random) -> str:
     n = rng.randint(2, 12)
-    return rng.choice((f"{n} items", f"{n}kg", f"{n} boxes", f"{n} x 500ml", f"{n}GB",
-                       f"{rng.randint(10, 500)}m", f"{n} pairs", f"{rng.randint(2, 60)} days"))
+    return rng.choice(
+        (
+            f"{n} items",
+            f"{n}kg",
+            f"{n} boxes",
+            f"{n} x 500ml",
+            f"{n}GB",
+            f"{rng.randint(10, 500)}m",
+            f"{n} pairs",
+            f"{rng.randint(2, 60)} days",
+        )
+    )
 
 
 def percentage(rng: random.Random) -> str:
-    return rng.choice((f"{rng.randint(5, 80)}%", f"{rng.randint(1, 30)}.{rng.randint(0, 9)}%",
-                       f"{rng.randint(10, 50)} per cent"))
+    return rng.choice(
+        (f"{rng.randint(5, 80)}%", f"{rng.randint(1, 30)}.{rng.randint(0, 9)}%", f"{rng.randint(10, 50)} per cent")
+    )
 
 
 def public_url(rng: random.Random) -> str:
-    host = rng.choice(("www.bunnings.com.au", "www.telstra.com.au", "auspost.com.au",
-                       "www.jbhifi.com.au", "www.optus.com.au", "www.ato.gov.au", "help.example.com.au"))
-    path = rng.choice(("/returns", "/help/contact-us", "/track", "/support/nbn-setup",
-                       "/faq/refunds", "/store-finder", ""))
+    host = rng.choice(
+        (
+            "www.bunnings.com.au",
+            "www.telstra.com.au",
+            "auspost.com.au",
+            "www.jbhifi.com.au",
+            "www.optus.com.au",
+            "www.ato.gov.au",
+            "help.example.com.au",
+        )
+    )
+    path = rng.choice(
+        ("/returns", "/help/contact-us", "/track", "/support/nbn-setup", "/faq/refunds", "/store-finder", "")
+    )
     return f"https://{host}{path}"

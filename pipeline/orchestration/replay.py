@@ -4,6 +4,7 @@ The archive keeps every ingested file under ``<seq>_<batch_id>__<name>``; replay
 seq order through the same runner must give the same marts (the pipeline is deterministic in
 its inputs and their arrival order).
 """
+
 from __future__ import annotations
 
 import shutil
@@ -21,8 +22,12 @@ from pipeline.store import db, landing
 def mart_checksums(settings: Settings) -> dict[str, tuple[int, str]]:
     """Row count and an order-independent content hash of every mart table."""
     with db.connect(settings) as con:
-        tables = [r[0] for r in con.execute(
-            "select table_name from duckdb_tables() where schema_name = 'marts' order by 1").fetchall()]
+        tables = [
+            r[0]
+            for r in con.execute(
+                "select table_name from duckdb_tables() where schema_name = 'marts' order by 1"
+            ).fetchall()
+        ]
         out = {}
         for table in tables:
             n, digest = con.execute(
@@ -53,5 +58,11 @@ def replay(settings: Settings, target: Path) -> dict[str, Any]:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     live, rebuilt = mart_checksums(settings), mart_checksums(fresh)
-    return {"files": len(files), "failed": [o.file for o in outcomes if not o.ok],
-            "identical": live == rebuilt, "live": live, "replayed": rebuilt, "warehouse": str(target)}
+    return {
+        "files": len(files),
+        "failed": [o.file for o in outcomes if not o.ok],
+        "identical": live == rebuilt,
+        "live": live,
+        "replayed": rebuilt,
+        "warehouse": str(target),
+    }

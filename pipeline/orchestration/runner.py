@@ -6,6 +6,7 @@ task graph's (see :mod:`pipeline.orchestration.tasks`): all files are ingested a
 first, then one dbt build, one redaction and one export cover them all. One ``luigi.build``
 call per run, whoever calls it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -59,8 +60,9 @@ def _outcome(settings: Settings, path: Path, batch_id: str | None) -> BatchOutco
     return BatchOutcome(path.name, batch_id, record["status"], record["error"])
 
 
-def run(settings: Settings, files: list[Path] | None = None, *, scheduler_url: str | None = None,
-        own_signals: bool = True) -> list[BatchOutcome]:
+def run(
+    settings: Settings, files: list[Path] | None = None, *, scheduler_url: str | None = None, own_signals: bool = True
+) -> list[BatchOutcome]:
     """Process ``files`` (default: all waiting in landing/) and resume unfinished batches, in one
     Luigi run; returns one outcome per file."""
     files = [Path(f).resolve() for f in (landing.discover(settings) if files is None else files)]
@@ -71,8 +73,9 @@ def run(settings: Settings, files: list[Path] | None = None, *, scheduler_url: s
     by_file = {Path(t.path): t.batch_id for t in tasks if isinstance(t, ProcessFile)}
     outcomes = [_outcome(settings, path, by_file.get(path)) for path in files]
     for outcome in outcomes:
-        log.info("batch.finished", file=outcome.file, batch_id=outcome.batch_id, status=outcome.status,
-                 error=outcome.error)
+        log.info(
+            "batch.finished", file=outcome.file, batch_id=outcome.batch_id, status=outcome.status, error=outcome.error
+        )
     structlog.contextvars.clear_contextvars()
     return outcomes
 

@@ -28,6 +28,7 @@ Run by hand (after ``make demo``, whose files are archived; drop a file first)::
     luigi --module pipeline.orchestration.tasks ProcessLanding --local-scheduler
     luigi --module pipeline.orchestration.tasks ProcessFile --path landing/<file>.csv --local-scheduler
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -97,8 +98,7 @@ class _Stage(_Task):
         return [b for b in self.batch_id.split(",") if b]
 
     def output(self) -> list[luigi.LocalTarget]:
-        return [luigi.LocalTarget(str(self.settings.state_dir / b / f"{self.stage_name}.json"))
-                for b in self.batch_ids]
+        return [luigi.LocalTarget(str(self.settings.state_dir / b / f"{self.stage_name}.json")) for b in self.batch_ids]
 
     def complete(self) -> bool:
         """The marker alone is not enough: a retried batch (ledger stage reset) must run again."""
@@ -125,9 +125,13 @@ class _Stage(_Task):
         try:
             summary = self.do()
             self.record_success()
-            summary = {"batch_ids": self.batch_ids, "stage": self.stage_name,
-                       "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(),
-                       "stage_seconds": round(time.perf_counter() - started, 3), **summary}
+            summary = {
+                "batch_ids": self.batch_ids,
+                "stage": self.stage_name,
+                "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+                "stage_seconds": round(time.perf_counter() - started, 3),
+                **summary,
+            }
             # Inside the try: a marker that cannot be written (disk full) fails the batch with
             # that reason in the ledger instead of leaving it unfinished without one.
             for target in self.output():
@@ -165,8 +169,11 @@ class Ingest(_Stage):
     """Validate the file, load good rows to ``audit``, quarantine bad ones, archive the file."""
 
     batch_id = luigi.Parameter(description="batch id (b + first 16 hex digits of the file's sha256)")
-    path = luigi.Parameter(default="", significant=False,
-                           description="the landed file (default: where the ledger says the batch's file is)")
+    path = luigi.Parameter(
+        default="",
+        significant=False,
+        description="the landed file (default: where the ledger says the batch's file is)",
+    )
     stage_name = "ingest"
     ledger_stage = "ingested"
     priority = AUDIT_PRIORITY
@@ -192,9 +199,14 @@ class Ingest(_Stage):
         result = ingest.ingest_file(self.settings, path)
         if result.status == "rejected":
             raise FileRejected(result.error_code or "rejected", result.error or "file rejected")
-        return {"status": result.status, "rows_read": result.rows_read, "rows_loaded": result.rows_loaded,
-                "rows_quarantined": result.rows_quarantined, "reasons": result.reasons,
-                "archived_to": str(result.archived_to) if result.archived_to else None}
+        return {
+            "status": result.status,
+            "rows_read": result.rows_read,
+            "rows_loaded": result.rows_loaded,
+            "rows_quarantined": result.rows_quarantined,
+            "reasons": result.reasons,
+            "archived_to": str(result.archived_to) if result.archived_to else None,
+        }
 
 
 class QualityGate(Ingest):
@@ -213,8 +225,11 @@ class QualityGate(Ingest):
         if ledger.stage_reached(record, "published"):
             # The one "already published" decision: killed after the publish commit, before this
             # marker. A new scan would find an empty audit batch and withhold published data.
-            return {"passed": True, "already_published": True,
-                    "rows_published": publish.published_rows(self.settings, self.batch_id, record["dataset"])}
+            return {
+                "passed": True,
+                "already_published": True,
+                "rows_published": publish.published_rows(self.settings, self.batch_id, record["dataset"]),
+            }
         result = quality.run_gate(self.settings, self.batch_id, record["dataset"], now=record["landed_at"])
         if not result.passed:
             try:
@@ -225,15 +240,15 @@ class QualityGate(Ingest):
                 publish.withhold(self.settings, self.batch_id, "quality_gate_failed", str(exc))
                 raise
         published = publish.publish(self.settings, self.batch_id, record["dataset"])
-        return {"passed": True, "warned": result.warned, "rows_published": published,
-                "report": str(result.report_md)}
+        return {"passed": True, "warned": result.warned, "rows_published": published, "report": str(result.report_md)}
 
 
 class _WarehouseStage(_Stage):
     """A stage over everything published so far: one run covers every batch handed to it."""
 
-    batch_id = luigi.Parameter(batch_method=join_batch_ids,
-                               description="batch id, or comma-separated ids when Luigi batches them")
+    batch_id = luigi.Parameter(
+        batch_method=join_batch_ids, description="batch id, or comma-separated ids when Luigi batches them"
+    )
     upstream: type[_WarehouseStage] | None = None
 
     def requires(self):
@@ -257,8 +272,12 @@ class DbtBuild(_WarehouseStage):
     def do(self) -> dict[str, Any]:
         db.wait_until_unlocked(self.settings)  # dbt-duckdb itself fails at once on a locked file
         result = transform.build(self.settings)
-        return {"models_ok": result.models_ok, "tests_passed": result.tests_passed,
-                "tests_warned": result.tests_warned, "duration_s": round(result.duration_s, 3)}
+        return {
+            "models_ok": result.models_ok,
+            "tests_passed": result.tests_passed,
+            "tests_warned": result.tests_warned,
+            "duration_s": round(result.duration_s, 3),
+        }
 
 
 class Redact(_WarehouseStage):
@@ -316,8 +335,9 @@ class ProcessFile(_Task):
     """
 
     path = luigi.Parameter(description="the landed file, e.g. landing/chats_2026-11-25.csv")
-    batch_id = luigi.Parameter(default="", significant=False,
-                               description="the file's batch id if the caller already hashed it")
+    batch_id = luigi.Parameter(
+        default="", significant=False, description="the file's batch id if the caller already hashed it"
+    )
 
     @functools.cached_property
     def _batch_id(self) -> str:
@@ -327,8 +347,10 @@ class ProcessFile(_Task):
         # The gate comes first: it carries the file's path (the warehouse-wide stages reach the
         # same gate by batch id only, and Luigi keeps the first instance it is given).
         common = self._common()
-        return [QualityGate(batch_id=self._batch_id, path=str(Path(self.path).resolve()), **common),
-                ExportAnalysis(batch_id=self._batch_id, **common)]
+        return [
+            QualityGate(batch_id=self._batch_id, path=str(Path(self.path).resolve()), **common),
+            ExportAnalysis(batch_id=self._batch_id, **common),
+        ]
 
     def complete(self) -> bool:
         return self.requires()[1].complete() and not Path(self.path).exists()

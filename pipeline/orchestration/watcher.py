@@ -16,6 +16,7 @@ policy (:mod:`pipeline.orchestration.runner`): in arrival order, categories befo
 each file ingested and audited, then one dbt build, redaction and export for the group.
 SIGTERM / Ctrl-C stop the service after the stage that is running.
 """
+
 from __future__ import annotations
 
 import signal
@@ -65,8 +66,14 @@ class _Handler(FileSystemEventHandler):
 class Watcher:
     """Watch ``settings.landing`` and run the chain for each settled file."""
 
-    def __init__(self, settings: Settings, *, polling: bool = False, scheduler_url: str | None = None,
-                 poll_interval: float = 0.25) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        polling: bool = False,
+        scheduler_url: str | None = None,
+        poll_interval: float = 0.25,
+    ) -> None:
         self.settings = settings
         self.polling = polling
         self.scheduler_url = scheduler_url
@@ -139,8 +146,14 @@ class Watcher:
         self._set_aside(path)
         if outcome.batch_id:
             self.processed.append(outcome.batch_id)
-        log.info("watch.batch_end", file=outcome.file, batch_id=outcome.batch_id, status=outcome.status,
-                 error=outcome.error, duration_s=round(time.perf_counter() - started, 3))
+        log.info(
+            "watch.batch_end",
+            file=outcome.file,
+            batch_id=outcome.batch_id,
+            status=outcome.status,
+            error=outcome.error,
+            duration_s=round(time.perf_counter() - started, 3),
+        )
 
     def resume_unfinished(self) -> None:
         """Finish batches a crash or an error left half-way (ingested, chain not done).
@@ -163,9 +176,14 @@ class Watcher:
         observer = PollingObserver(timeout=self.poll_interval) if self.polling else Observer()
         observer.schedule(_Handler(self), str(self.settings.landing), recursive=False)
         observer.start()
-        log.info("watch.started", landing=str(self.settings.landing), polling=self.polling,
-                 scheduler=self.scheduler_url or "local", settle_s=self.settings.settle_seconds,
-                 reconcile_s=self.settings.reconcile_seconds)
+        log.info(
+            "watch.started",
+            landing=str(self.settings.landing),
+            polling=self.polling,
+            scheduler=self.scheduler_url or "local",
+            settle_s=self.settings.settle_seconds,
+            reconcile_s=self.settings.reconcile_seconds,
+        )
         try:
             self.resume_unfinished()
             self.reconcile()

@@ -4,6 +4,7 @@ The marts do the computing (dbt); this module reads them from the share layer
 (``share.duckdb``, written by the redaction stage), selects the top-10 lists and writes files. A complete set is written into a fresh version folder and then published by
 swapping the ``warehouse/exports`` symlink, so a reader never sees a half-written set.
 """
+
 from __future__ import annotations
 
 import csv
@@ -39,31 +40,51 @@ def _rows(con, sql: str, params: list | None = None) -> list[dict[str, Any]]:
 def collect(settings: Settings) -> dict[str, Any]:
     """Read the share layer's marts and shape the analysis document (keys fixed by the contract)."""
     with db.connect_share(settings) as con:
-        days = _rows(con, """
+        days = _rows(
+            con,
+            """
             select resolved_date as date, chats, is_partial_day as partial_day
-            from resolved_chats_per_day order by resolved_date""")
-        lowest = _rows(con, """
+            from resolved_chats_per_day order by resolved_date""",
+        )
+        lowest = _rows(
+            con,
+            """
             select resolved_date as date, chats, is_partial_day as partial_day
-            from resolved_chats_per_day order by chats asc, resolved_date asc limit 1""")
-        highest = _rows(con, """
+            from resolved_chats_per_day order by chats asc, resolved_date asc limit 1""",
+        )
+        highest = _rows(
+            con,
+            """
             select resolved_date as date, chats, is_partial_day as partial_day
-            from resolved_chats_per_day order by chats desc, resolved_date asc limit 1""")
-        median = con.execute(
-            "select median_customer_initiated_resolved_per_day from chat_summary").fetchone()
-        top = _rows(con, f"""
+            from resolved_chats_per_day order by chats desc, resolved_date asc limit 1""",
+        )
+        median = con.execute("select median_customer_initiated_resolved_per_day from chat_summary").fetchone()
+        top = _rows(
+            con,
+            f"""
             select category_group_id::varchar as category_id, chats
-            from category_chat_volume order by chats desc, category_group_id::varchar asc limit {TOP_N}""")
-        rates = _rows(con, f"""
+            from category_chat_volume order by chats desc, category_group_id::varchar asc limit {TOP_N}""",
+        )
+        rates = _rows(
+            con,
+            f"""
             select category_group_id::varchar as category_id, resolution_rate_pct
             from category_resolution_rates
-            order by resolution_rate_pct asc, category_group_id::varchar asc limit {TOP_N}""")
-        fastest = _rows(con, f"""
+            order by resolution_rate_pct asc, category_group_id::varchar asc limit {TOP_N}""",
+        )
+        fastest = _rows(
+            con,
+            f"""
             select category_group_id::varchar as category_id, avg_resolution_hours
             from category_resolution_times
-            order by avg_resolution_hours asc, category_group_id::varchar asc limit {TOP_N}""")
-        hourly = _rows(con, """
+            order by avg_resolution_hours asc, category_group_id::varchar asc limit {TOP_N}""",
+        )
+        hourly = _rows(
+            con,
+            """
             select weekday_name as weekday, hour, chats
-            from hourly_distribution order by weekday, hour""")
+            from hourly_distribution order by weekday, hour""",
+        )
         batches = _rows(con, "select batch_id, dataset, file, rows_loaded from batches order by seq")
     for day in (*days, *lowest, *highest):
         day["date"] = day["date"].isoformat()
@@ -171,8 +192,9 @@ def export_analysis(settings: Settings) -> dict[str, Any]:
         (work / "analysis.json").write_text(json.dumps(doc, indent=2, default=str) + "\n")
         _write_csv(work / "resolved_per_day.csv", days, ["date", "chats", "partial_day"])
         _write_csv(work / "top_categories_by_chats.csv", doc["top_categories_by_chats"], ["category_id", "chats"])
-        _write_csv(work / "lowest_resolution_rate.csv", doc["lowest_resolution_rate"],
-                   ["category_id", "resolution_rate_pct"])
+        _write_csv(
+            work / "lowest_resolution_rate.csv", doc["lowest_resolution_rate"], ["category_id", "resolution_rate_pct"]
+        )
         _write_csv(work / "fastest_resolution.csv", doc["fastest_resolution"], ["category_id", "avg_resolution_hours"])
         _write_csv(work / "hourly_distribution.csv", doc["hourly_distribution"], ["weekday", "hour", "chats"])
         (work / "report.md").write_text(render_markdown(doc))

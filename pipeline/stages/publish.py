@@ -4,6 +4,7 @@ Runs only after the quality gate passed, in one transaction with the ledger's ``
 stage, so a batch is in ``raw`` exactly when the ledger says so. Whether a batch still needs
 publishing is decided once, by the orchestration (:class:`~pipeline.orchestration.tasks.QualityGate`).
 """
+
 from __future__ import annotations
 
 import structlog

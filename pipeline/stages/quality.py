@@ -8,6 +8,7 @@ report per batch and says pass/fail. Whether a failure stops the batch is the ca
 Soda opens its own, read-only DuckDB connection to the warehouse file, so the caller must not
 hold a read-write connection to it in this process while the gate runs.
 """
+
 from __future__ import annotations
 
 import os
@@ -54,6 +55,7 @@ class GateResult:
 
 # --- Soda's anonymous usage statistics ---------------------------------------------------------
 
+
 def soda_config_path() -> Path:
     """The file Soda Core v3 reads telemetry settings from.
 
@@ -91,13 +93,16 @@ def _import_scan():
     from soda.scan import Scan
 
     if ConfigHelper.get_instance().send_anonymous_usage_stats:
-        log.warning("quality_gate.soda_telemetry_on",
-                    detail="soda was imported before its config could be set; restart the process to turn it off",
-                    soda_config=str(soda_config_path()))
+        log.warning(
+            "quality_gate.soda_telemetry_on",
+            detail="soda was imported before its config could be set; restart the process to turn it off",
+            soda_config=str(soda_config_path()),
+        )
     return Scan
 
 
 # --- the gate ----------------------------------------------------------------------------------
+
 
 def configuration_yaml(settings: Settings) -> str:
     """soda/configuration.yml with the real warehouse path, read-only and DuckDB limits set."""
@@ -165,8 +170,11 @@ def run_gate(
     scan_variables = {**(variables or {}), "BATCH_ID": batch_id, "NOW": now_utc.isoformat()}
     checks_file = settings.soda_dir / f"{dataset}.yml"
     # Soda prefers environment variables over scan variables: refuse to audit the wrong rows.
-    errors = [f"environment variable {name} is set and would override the scan variable of that name"
-              for name in sorted(scan_variables) if name in os.environ]
+    errors = [
+        f"environment variable {name} is set and would override the scan variable of that name"
+        for name in sorted(scan_variables)
+        if name in os.environ
+    ]
     started = time.perf_counter()
     results: dict = {}
     if not errors:
@@ -179,20 +187,51 @@ def run_gate(
     warned = [c["name"] for c in checks if c["outcome"] == "warn"]
     passed = not failed and not errors
     report = {
-        "batch_id": batch_id, "dataset": dataset, "passed": passed,
-        "summary": {"passed": sum(c["outcome"] == "pass" for c in checks), "warned": len(warned),
-                    "failed": len(failed), "errors": len(errors)},
-        "duration_s": duration, "variables": scan_variables, "checks_file": str(checks_file),
-        "warehouse": str(settings.warehouse_db), "scan_started_at": results.get("scanStartTimestamp"),
-        "scan_ended_at": results.get("scanEndTimestamp"), "checks": checks, "errors": errors,
+        "batch_id": batch_id,
+        "dataset": dataset,
+        "passed": passed,
+        "summary": {
+            "passed": sum(c["outcome"] == "pass" for c in checks),
+            "warned": len(warned),
+            "failed": len(failed),
+            "errors": len(errors),
+        },
+        "duration_s": duration,
+        "variables": scan_variables,
+        "checks_file": str(checks_file),
+        "warehouse": str(settings.warehouse_db),
+        "scan_started_at": results.get("scanStartTimestamp"),
+        "scan_ended_at": results.get("scanEndTimestamp"),
+        "checks": checks,
+        "errors": errors,
     }
     report_json, report_md = write_reports(settings, report)
     (log.info if passed else log.warning)(
-        "quality_gate.done", batch_id=batch_id, dataset=dataset, passed=passed,
-        checks_passed=report["summary"]["passed"], checks_warned=len(warned), checks_failed=len(failed),
-        errors=len(errors), failed_checks=failed, warned_checks=warned, duration_s=duration, report=str(report_md))
-    return GateResult(passed=passed, checks=checks, failed=failed, warned=warned, report_json=report_json,
-                      report_md=report_md, errors=errors, batch_id=batch_id, dataset=dataset, duration_s=duration)
+        "quality_gate.done",
+        batch_id=batch_id,
+        dataset=dataset,
+        passed=passed,
+        checks_passed=report["summary"]["passed"],
+        checks_warned=len(warned),
+        checks_failed=len(failed),
+        errors=len(errors),
+        failed_checks=failed,
+        warned_checks=warned,
+        duration_s=duration,
+        report=str(report_md),
+    )
+    return GateResult(
+        passed=passed,
+        checks=checks,
+        failed=failed,
+        warned=warned,
+        report_json=report_json,
+        report_md=report_md,
+        errors=errors,
+        batch_id=batch_id,
+        dataset=dataset,
+        duration_s=duration,
+    )
 
 
 def _close_connections(scan: Any) -> None:

@@ -3,6 +3,7 @@
 Written as ``warehouse/reports/soda/<batch_id>.json`` and ``.md``. The report carries check
 names, outcomes, measured values and thresholds only — never row values.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,9 +17,16 @@ from pipeline.store.files import atomic_write_text
 #: failed-rows "blocks" (sample references) and query texts: the report carries names, outcomes,
 #: counts and thresholds only, never row values such as chat messages.
 _KEPT_DIAGNOSTICS = (
-    "value", "fail", "warn",
-    "missing_column_names", "column_type_mismatches", "column_index_mismatches",
-    "present_column_names", "column_additions", "column_deletions", "column_type_changes",
+    "value",
+    "fail",
+    "warn",
+    "missing_column_names",
+    "column_type_mismatches",
+    "column_index_mismatches",
+    "present_column_names",
+    "column_additions",
+    "column_deletions",
+    "column_type_changes",
 )
 
 
@@ -30,14 +38,29 @@ def check_summary(check: dict) -> dict:
     if value is None and "valueSeries" in diagnostics:  # schema check: count column problems
         problems = len(kept.get("missing_column_names", [])) + len(kept.get("column_type_mismatches", {}))
         value = problems
-        value_text = "ok" if not problems else "; ".join(filter(None, [
-            f"missing {', '.join(kept['missing_column_names'])}" if kept.get("missing_column_names") else "",
-            "wrong type " + ", ".join(
-                f"{col} ({info.get('actual_type')}, expected {info.get('expected_type')})"
-                if isinstance(info, dict) else f"{col} ({info})"
-                for col, info in kept.get("column_type_mismatches", {}).items()
-            ) if kept.get("column_type_mismatches") else "",
-        ]))
+        value_text = (
+            "ok"
+            if not problems
+            else "; ".join(
+                filter(
+                    None,
+                    [
+                        f"missing {', '.join(kept['missing_column_names'])}"
+                        if kept.get("missing_column_names")
+                        else "",
+                        "wrong type "
+                        + ", ".join(
+                            f"{col} ({info.get('actual_type')}, expected {info.get('expected_type')})"
+                            if isinstance(info, dict)
+                            else f"{col} ({info})"
+                            for col, info in kept.get("column_type_mismatches", {}).items()
+                        )
+                        if kept.get("column_type_mismatches")
+                        else "",
+                    ],
+                )
+            )
+        )
     else:
         value_text = "n/a" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
     return {

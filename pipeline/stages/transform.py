@@ -5,6 +5,7 @@ interpreter start-up and its results come back as objects instead of log text.
 Everything dbt writes (``target/``, ``dbt.log``, docs) goes under the warehouse
 folder, never into the repository's ``dbt/`` folder.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -79,11 +80,16 @@ def _common_args(settings: Settings) -> list[str]:
     project_dir = str(settings.dbt_project_dir)
     dbt_vars = {"timezone": settings.timezone, "category_rollup": settings.category_rollup}
     return [
-        "--project-dir", project_dir,
-        "--profiles-dir", project_dir,
-        "--target-path", str(settings.dbt_target_dir),
-        "--log-path", str(settings.warehouse / "logs"),
-        "--vars", json.dumps(dbt_vars),
+        "--project-dir",
+        project_dir,
+        "--profiles-dir",
+        project_dir,
+        "--target-path",
+        str(settings.dbt_target_dir),
+        "--log-path",
+        str(settings.warehouse / "logs"),
+        "--vars",
+        json.dumps(dbt_vars),
     ]
 
 

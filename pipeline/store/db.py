@@ -5,6 +5,7 @@ threads and memory are set deliberately, (2) a file locked by another process is
 waited for with back-off instead of crashing, and (3) the warehouse file and its
 folder are owner-only.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -87,7 +88,9 @@ def open_database(
                     f"{path} is locked by another process and stayed locked for {lock_timeout:.0f}s"
                 ) from exc
             if not warned:
-                log.warning("warehouse.locked", path=str(path), retry_for_s=lock_timeout, detail=str(exc).splitlines()[0])
+                log.warning(
+                    "warehouse.locked", path=str(path), retry_for_s=lock_timeout, detail=str(exc).splitlines()[0]
+                )
                 warned = True
             time.sleep(delay)
             delay = min(delay * 2, 5.0)
@@ -154,8 +157,13 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
 @contextlib.contextmanager
 def connect_share(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
     """Read-only connection to the published share layer (what the export reads)."""
-    con = open_database(settings.share_db, read_only=True, threads=settings.duckdb_threads,
-                        memory_limit=settings.duckdb_memory_limit, lock_timeout=settings.lock_timeout_seconds)
+    con = open_database(
+        settings.share_db,
+        read_only=True,
+        threads=settings.duckdb_threads,
+        memory_limit=settings.duckdb_memory_limit,
+        lock_timeout=settings.lock_timeout_seconds,
+    )
     try:
         yield con
     finally:

@@ -4,6 +4,7 @@ Readers of any file written here see the previous complete version or the new on
 a half-written file: everything goes to a hidden temporary name in the same folder first
 and is renamed into place.
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -10,6 +10,7 @@ Everything that names, finds or moves a file under ``landing/`` lives here::
 
 Moved files keep raw values, so they are owner-only (0600 in 0700 folders).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -86,8 +87,9 @@ def archived_files(settings: Settings) -> list[Path]:
     """Archived batches in their original arrival order (the ``<seq>_`` prefix of their names)."""
     if not settings.archive_dir.is_dir():
         return []
-    return sorted(p for p in settings.archive_dir.iterdir()
-                  if p.is_file() and p.name[:8].isdigit() and _ARCHIVE_SEP in p.name)
+    return sorted(
+        p for p in settings.archive_dir.iterdir() if p.is_file() and p.name[:8].isdigit() and _ARCHIVE_SEP in p.name
+    )
 
 
 def batch_file(settings: Settings, record: dict[str, Any]) -> Path:
@@ -118,13 +120,19 @@ def archive_duplicate(settings: Settings, path: Path, duplicate_id: str) -> Path
     return _move(path, settings.archive_dir / "duplicates", f"{duplicate_id}{_ARCHIVE_SEP}{path.name}")
 
 
-def reject(settings: Settings, path: Path, code: str, message: str, batch_id: str | None,
-           *, name: str | None = None) -> Path:
+def reject(
+    settings: Settings, path: Path, code: str, message: str, batch_id: str | None, *, name: str | None = None
+) -> Path:
     """Move a whole-file reject to failed/ with ``<name>.error.json`` beside it."""
     name = name or path.name
     dest = _move(path, settings.failed_dir, name)
-    payload = {"file": name, "batch_id": batch_id, "error_code": code, "error": message,
-               "failed_at": dt.datetime.now(dt.timezone.utc).replace(tzinfo=None).isoformat() + "Z"}
+    payload = {
+        "file": name,
+        "batch_id": batch_id,
+        "error_code": code,
+        "error": message,
+        "failed_at": dt.datetime.now(dt.timezone.utc).replace(tzinfo=None).isoformat() + "Z",
+    }
     atomic_write_text(dest.with_name(f"{dest.name}.error.json"), json.dumps(payload, indent=2) + "\n")
     return dest
 

@@ -14,6 +14,7 @@ Status values: ``queued``, ``running``, ``done``, ``failed``, ``rejected``, ``du
 ``stage`` records how far a batch got: ``registered``, ``ingested``, ``published``,
 ``transformed``, ``redacted``, ``exported``.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -31,9 +32,25 @@ _SETTLED = (QUEUED, RUNNING, DONE)
 SUCCEEDED = (DONE, DUPLICATE)
 
 LEDGER_FIELDS = (
-    "batch_id", "seq", "file", "dataset", "sha256", "size_bytes", "status", "stage",
-    "rows_read", "rows_loaded", "rows_quarantined", "extra_columns", "error_code", "error",
-    "duplicate_of", "landed_at", "started_at", "finished_at", "updated_at",
+    "batch_id",
+    "seq",
+    "file",
+    "dataset",
+    "sha256",
+    "size_bytes",
+    "status",
+    "stage",
+    "rows_read",
+    "rows_loaded",
+    "rows_quarantined",
+    "extra_columns",
+    "error_code",
+    "error",
+    "duplicate_of",
+    "landed_at",
+    "started_at",
+    "finished_at",
+    "updated_at",
 )
 _COLUMNS = ", ".join(LEDGER_FIELDS)
 
@@ -149,8 +166,7 @@ def fail(con: duckdb.DuckDBPyConnection, batch_id: str, code: str, message: str)
 
 def withhold(con: duckdb.DuckDBPyConnection, batch_id: str, code: str, message: str) -> None:
     """The gate failed the batch: back to ``registered``, so the same content again is a full retry."""
-    _set(con, batch_id, stage="registered", status=FAILED, error_code=code, error=message[:500],
-         finished_at=now())
+    _set(con, batch_id, stage="registered", status=FAILED, error_code=code, error=message[:500], finished_at=now())
 
 
 def advance(con: duckdb.DuckDBPyConnection, batch_id: str, stage: str, **counts: Any) -> None:
@@ -215,15 +231,21 @@ def all_batches(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
 
 def find_by_file(con: duckdb.DuckDBPyConnection, file: str) -> dict[str, Any] | None:
     """Latest non-duplicate batch recorded for a file name."""
-    rows = _rows(con.execute(f"select {_COLUMNS} from meta.batches where file = ? and status <> ? "
-                             "order by seq desc limit 1", [file, DUPLICATE]))
+    rows = _rows(
+        con.execute(
+            f"select {_COLUMNS} from meta.batches where file = ? and status <> ? order by seq desc limit 1",
+            [file, DUPLICATE],
+        )
+    )
     return rows[0] if rows else None
 
 
 def latest_duplicate(con: duckdb.DuckDBPyConnection, batch_id: str, file: str) -> str | None:
     """Id of the newest duplicate of ``batch_id`` recorded under the name ``file``."""
-    row = con.execute("select batch_id from meta.batches where duplicate_of = ? and file = ? "
-                      "order by seq desc limit 1", [batch_id, file]).fetchone()
+    row = con.execute(
+        "select batch_id from meta.batches where duplicate_of = ? and file = ? order by seq desc limit 1",
+        [batch_id, file],
+    ).fetchone()
     return row[0] if row else None
 
 
@@ -233,11 +255,19 @@ def unfinished(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     A batch that failed ingest or the quality gate is back at stage ``registered`` and is
     not listed: the same content dropped again is its retry.
     """
-    return _rows(con.execute(f"select {_COLUMNS} from meta.batches where status in (?, ?, ?) "
-                             "and stage <> 'registered' order by seq", [QUEUED, RUNNING, FAILED]))
+    return _rows(
+        con.execute(
+            f"select {_COLUMNS} from meta.batches where status in (?, ?, ?) and stage <> 'registered' order by seq",
+            [QUEUED, RUNNING, FAILED],
+        )
+    )
 
 
 def published(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     """Batches whose rows are in the published raw layer, in arrival order."""
-    return _rows(con.execute(f"select {_COLUMNS} from meta.batches where stage in "
-                             "('published', 'transformed', 'redacted', 'exported') order by seq"))
+    return _rows(
+        con.execute(
+            f"select {_COLUMNS} from meta.batches where stage in "
+            "('published', 'transformed', 'redacted', 'exported') order by seq"
+        )
+    )

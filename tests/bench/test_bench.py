@@ -1,4 +1,5 @@
 """The benchmark's helpers (cheap), the reference approach's rules, and a ``--quick`` smoke run (marked bench)."""
+
 from __future__ import annotations
 
 import json
@@ -12,9 +13,14 @@ from bench import report as bench_report
 from bench.reference import Invalid, load_chats, validate_chat
 
 HEADER = "id,chat_category_id,created_at,is_customer_initiated,resolved_at,message\n"
-GOOD = {"id": "15705c33-a813-4e24-9dc9-31dd1282c2fc", "chat_category_id": "b6d638dc-37ab-477e-83e8-6cd892c8c447",
-        "created_at": "2023-12-18 08:54:16.824", "is_customer_initiated": "true",
-        "resolved_at": "2023-12-18 08:54:19.525", "message": "hello"}
+GOOD = {
+    "id": "15705c33-a813-4e24-9dc9-31dd1282c2fc",
+    "chat_category_id": "b6d638dc-37ab-477e-83e8-6cd892c8c447",
+    "created_at": "2023-12-18 08:54:16.824",
+    "is_customer_initiated": "true",
+    "resolved_at": "2023-12-18 08:54:19.525",
+    "message": "hello",
+}
 
 
 def test_loglog_fit_recovers_a_power_law():
@@ -38,13 +44,18 @@ def test_percentile_interpolates_between_measurements():
 
 
 def test_targets_say_met_or_missed():
-    report = {"ingest": [{"rows": 5_000_000, "ingest_to_bare_throughput": 0.5,
-                          "ingest_peak_rss_bytes": 0.5 * bench_report.GIB}],
-              "chain": {"rows": 2_000_000, "chain_to_bare": 3.0, "ok": True}}
+    report = {
+        "ingest": [
+            {"rows": 5_000_000, "ingest_to_bare_throughput": 0.5, "ingest_peak_rss_bytes": 0.5 * bench_report.GIB}
+        ],
+        "chain": {"rows": 2_000_000, "chain_to_bare": 3.0, "ok": True},
+    }
     found = {t["target"]: t["met"] for t in bench_report.targets(report)}
-    assert found == {"ingest ÷ bare load throughput, 5,000,000 rows": False,
-                     "ingest peak RSS, 5,000,000 rows": True,
-                     "whole chain ÷ bare load, 2,000,000 chats": True}
+    assert found == {
+        "ingest ÷ bare load throughput, 5,000,000 rows": False,
+        "ingest peak RSS, 5,000,000 rows": True,
+        "whole chain ÷ bare load, 2,000,000 chats": True,
+    }
 
 
 def test_quick_defaults_fill_only_what_was_not_given():
@@ -60,18 +71,21 @@ def test_a_job_that_fails_says_why(tmp_path):
     assert caught.value.seconds > 0
 
 
-@pytest.mark.parametrize("change, reason", [
-    ({"id": " "}, "missing_id"),
-    ({"id": "not-a-uuid"}, "invalid_id"),
-    ({"created_at": ""}, "missing_created_at"),
-    ({"created_at": "31/12/2023 10:00"}, "invalid_timestamp"),
-    ({"resolved_at": "2300-01-01"}, "invalid_timestamp"),
-    ({"is_customer_initiated": "maybe"}, "invalid_boolean"),
-    ({"chat_category_id": "cat-12"}, "invalid_category_id"),
-    ({"resolved_at": "2023-12-18 08:00:00"}, "resolved_before_created"),
-    ({"message": None}, "malformed_row"),
-    ({"message": "bad \udcff byte"}, "malformed_row"),
-])
+@pytest.mark.parametrize(
+    "change, reason",
+    [
+        ({"id": " "}, "missing_id"),
+        ({"id": "not-a-uuid"}, "invalid_id"),
+        ({"created_at": ""}, "missing_created_at"),
+        ({"created_at": "31/12/2023 10:00"}, "invalid_timestamp"),
+        ({"resolved_at": "2300-01-01"}, "invalid_timestamp"),
+        ({"is_customer_initiated": "maybe"}, "invalid_boolean"),
+        ({"chat_category_id": "cat-12"}, "invalid_category_id"),
+        ({"resolved_at": "2023-12-18 08:00:00"}, "resolved_before_created"),
+        ({"message": None}, "malformed_row"),
+        ({"message": "bad \udcff byte"}, "malformed_row"),
+    ],
+)
 def test_reference_rules_give_the_ingest_reason_codes(change, reason):
     with pytest.raises(Invalid) as caught:
         validate_chat({**GOOD, **change})
@@ -79,8 +93,16 @@ def test_reference_rules_give_the_ingest_reason_codes(change, reason):
 
 
 def test_reference_accepts_the_contract_forms():
-    typed = validate_chat({**GOOD, "id": "{15705C33A8134E249DC931DD1282C2FC}", "is_customer_initiated": " YES ",
-                           "created_at": "2023-12-18T19:54:16+11:00", "resolved_at": "", "chat_category_id": ""})
+    typed = validate_chat(
+        {
+            **GOOD,
+            "id": "{15705C33A8134E249DC931DD1282C2FC}",
+            "is_customer_initiated": " YES ",
+            "created_at": "2023-12-18T19:54:16+11:00",
+            "resolved_at": "",
+            "chat_category_id": "",
+        }
+    )
     assert typed["id"] == GOOD["id"]
     assert typed["created_at"].isoformat() == "2023-12-18T08:54:16"
     assert typed["is_customer_initiated"] is True and typed["resolved_at"] is None
@@ -90,8 +112,11 @@ def test_reference_load_accounts_for_every_row(tmp_path):
     good = ",".join(GOOD.values())
     other = good.replace("15705c33", "25705c33")
     path = tmp_path / "chats.csv"
-    path.write_bytes((HEADER + good + "\n" + good + "\n" + other + ",extra\n" + "a,b\n" + other + "\n").encode()
-                     + GOOD["id"].replace("1", "3").encode() + b",,2023-01-01,,,bad \xff\n")
+    path.write_bytes(
+        (HEADER + good + "\n" + good + "\n" + other + ",extra\n" + "a,b\n" + other + "\n").encode()
+        + GOOD["id"].replace("1", "3").encode()
+        + b",,2023-01-01,,,bad \xff\n"
+    )
     con = duckdb.connect()
     result = load_chats(path, con)
     reasons = sorted(q["reason_code"] for q in result.quarantine)

@@ -5,6 +5,7 @@ large and varied enough, its labels match its text, its identifiers are
 arithmetically valid, and the scorer's figures are exact on cases small
 enough to work out by hand.
 """
+
 from __future__ import annotations
 
 import re
@@ -42,7 +43,7 @@ def test_size_and_clean_share(messages: list[corpus.Message]) -> None:
 def test_spans_and_decoys_match_text(messages: list[corpus.Message]) -> None:
     for m in messages:
         for label in m.spans + m.decoys:
-            assert m.text[label["start"]:label["end"]] == label["value"], m.id
+            assert m.text[label["start"] : label["end"]] == label["value"], m.id
         marks = sorted((s["start"], s["end"]) for s in m.spans + m.decoys)
         assert all(a[1] <= b[0] for a, b in zip(marks, marks[1:])), m.id
 
@@ -65,9 +66,13 @@ def test_frames_are_many_and_pii_frames_hold_pii() -> None:
 
 
 def test_check_digits_are_valid(messages: list[corpus.Message]) -> None:
-    validators = {"card": checks.luhn_valid, "tfn": checks.tfn_valid,
-                  "medicare": checks.medicare_valid, "abn": checks.abn_valid,
-                  "acn": checks.acn_valid}
+    validators = {
+        "card": checks.luhn_valid,
+        "tfn": checks.tfn_valid,
+        "medicare": checks.medicare_valid,
+        "abn": checks.abn_valid,
+        "acn": checks.acn_valid,
+    }
     for m in messages:
         for s in m.spans:
             if s["type"] in validators:
@@ -96,14 +101,23 @@ def test_digit_decoys_fail_every_check(messages: list[corpus.Message]) -> None:
 
 
 TINY = [
-    {"id": "a", "text": "Hi Mai O'Brien, call 0412 345 678 about order #48213977.",
-     "spans": [{"start": 3, "end": 14, "type": "person_name", "value": "Mai O'Brien"},
-               {"start": 21, "end": 33, "type": "phone", "value": "0412 345 678"}],
-     "decoys": [{"start": 46, "end": 55, "kind": "order_number", "value": "#48213977"}],
-     "has_pii": True},
-    {"id": "b", "text": "Version 7.16.11.243 fixed it, cheers.", "spans": [],
-     "decoys": [{"start": 8, "end": 19, "kind": "version", "value": "7.16.11.243"}],
-     "has_pii": False},
+    {
+        "id": "a",
+        "text": "Hi Mai O'Brien, call 0412 345 678 about order #48213977.",
+        "spans": [
+            {"start": 3, "end": 14, "type": "person_name", "value": "Mai O'Brien"},
+            {"start": 21, "end": 33, "type": "phone", "value": "0412 345 678"},
+        ],
+        "decoys": [{"start": 46, "end": 55, "kind": "order_number", "value": "#48213977"}],
+        "has_pii": True,
+    },
+    {
+        "id": "b",
+        "text": "Version 7.16.11.243 fixed it, cheers.",
+        "spans": [],
+        "decoys": [{"start": 8, "end": 19, "kind": "version", "value": "7.16.11.243"}],
+        "has_pii": False,
+    },
 ]
 
 
@@ -115,7 +129,7 @@ def _oracle(texts: list[str]) -> list[str]:
 def test_scorer_identity_redactor() -> None:
     for m in TINY:
         for label in m["spans"] + m["decoys"]:
-            assert m["text"][label["start"]:label["end"]] == label["value"]
+            assert m["text"][label["start"] : label["end"]] == label["value"]
     result = score.score(lambda texts: list(texts), TINY)
     assert result["pii_recall"] == 0.0
     assert result["decoy_intact_rate"] == 1.0
@@ -138,11 +152,10 @@ def test_scorer_blank_redactor() -> None:
 
 
 def test_scorer_partial_removal_counts_as_miss() -> None:
-    outputs = ["Hi [NAME] O'Brien, call 0412 [PHONE] about order #48213977.",
-               "Version 7.16.11.243 fixed it, cheers."]
+    outputs = ["Hi [NAME] O'Brien, call 0412 [PHONE] about order #48213977.", "Version 7.16.11.243 fixed it, cheers."]
     result = score.score_outputs(TINY, outputs)
     assert result["pii"]["person_name"]["removed"] == 0
-    assert result["pii"]["phone"]["removed"] == 1     # no 6-digit window left
+    assert result["pii"]["phone"]["removed"] == 1  # no 6-digit window left
     assert score.misses(TINY, outputs) == {"person_name": ["Mai O'Brien"]}
     reformatted = ["Hi [N], call 0412345678 about order #48213977.", TINY[1]["text"]]
     assert score.score_outputs(TINY, reformatted)["pii"]["phone"]["removed"] == 0

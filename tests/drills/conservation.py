@@ -9,6 +9,7 @@ with the columns that legitimately differ between runs (load times, generated-at
 
 Both read the warehouse files directly: call them only while no pipeline process is running.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -87,19 +88,26 @@ def _batch_problems(con: duckdb.DuckDBPyConnection, settings: Settings, batch: d
     problems = []
     if None in (read, loaded, quarantined) or read != loaded + quarantined:
         problems.append(f"ledger rows_read {read} != rows_loaded {loaded} + rows_quarantined {quarantined}")
-    loaded_lines = [r[0] for r in con.execute(
-        f"select _line_number from raw.{dataset} where _batch_id = $1 "
-        f"union all select _line_number from audit.{dataset} where _batch_id = $1", [batch_id]).fetchall()]
-    quarantine_lines = [r[0] for r in con.execute(
-        "select line_number from meta.quarantine where batch_id = ?", [batch_id]).fetchall()]
+    loaded_lines = [
+        r[0]
+        for r in con.execute(
+            f"select _line_number from raw.{dataset} where _batch_id = $1 "
+            f"union all select _line_number from audit.{dataset} where _batch_id = $1",
+            [batch_id],
+        ).fetchall()
+    ]
+    quarantine_lines = [
+        r[0] for r in con.execute("select line_number from meta.quarantine where batch_id = ?", [batch_id]).fetchall()
+    ]
     if len(loaded_lines) != loaded:
         problems.append(f"{len(loaded_lines)} rows in audit/raw.{dataset} but rows_loaded = {loaded}")
     if len(quarantine_lines) != quarantined:
         problems.append(f"{len(quarantine_lines)} rows in meta.quarantine but rows_quarantined = {quarantined}")
     quarantine_csv = settings.quarantine_dir / dataset / f"{batch_id}.csv"
     if quarantine_csv.exists() != bool(quarantined):
-        problems.append(f"quarantine file {quarantine_csv} exists: {quarantine_csv.exists()}, "
-                        f"rows_quarantined = {quarantined}")
+        problems.append(
+            f"quarantine file {quarantine_csv} exists: {quarantine_csv.exists()}, rows_quarantined = {quarantined}"
+        )
     archived = archive_path(settings, batch)
     if not archived.is_file():
         return [*problems, f"archived file {archived.name} is missing"]
@@ -155,9 +163,14 @@ def table_checksums(con: duckdb.DuckDBPyConnection, tables: list[str]) -> dict[s
     out = {}
     for table in tables:
         schema, name = table.split(".")
-        columns = [r[0] for r in con.execute(
-            "select column_name from duckdb_columns() where database_name = current_database() "
-            "and schema_name = ? and table_name = ? order by column_index", [schema, name]).fetchall()]
+        columns = [
+            r[0]
+            for r in con.execute(
+                "select column_name from duckdb_columns() where database_name = current_database() "
+                "and schema_name = ? and table_name = ? order by column_index",
+                [schema, name],
+            ).fetchall()
+        ]
         kept = ", ".join(c for c in columns if c not in VOLATILE_COLUMNS)
         n, digest = con.execute(
             f"select count(*), coalesce(bit_xor(hash(t::varchar)), 0)::varchar from (select {kept} from {table}) as t"
@@ -177,8 +190,12 @@ def _share_checksums(settings: Settings) -> dict[str, tuple[int, str]]:
     if not settings.share_db.exists():
         return {}
     with duckdb.connect(str(settings.share_db), read_only=True) as con:
-        names = [f"main.{r[0]}" for r in con.execute(
-            "select table_name from duckdb_tables() where schema_name = 'main' order by 1").fetchall()]
+        names = [
+            f"main.{r[0]}"
+            for r in con.execute(
+                "select table_name from duckdb_tables() where schema_name = 'main' order by 1"
+            ).fetchall()
+        ]
         return table_checksums(con, names)
 
 
@@ -204,16 +221,20 @@ def _files(folder: Path) -> dict[str, str]:
     """Relative path → sha256 of every file below ``folder``."""
     if not folder.exists():
         return {}
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def snapshot(settings: Settings) -> dict[str, Any]:
     """Everything a drill compares with an undisturbed run of the same input files."""
     with duckdb.connect(str(settings.warehouse_db), read_only=True) as con:
         batches = all_batches(con)
-        quarantine = con.execute("select batch_id, reason_code, count(*) from meta.quarantine "
-                                 "group by all order by all").fetchall()
+        quarantine = con.execute(
+            "select batch_id, reason_code, count(*) from meta.quarantine group by all order by all"
+        ).fetchall()
     return {
         **published_data(settings),
         "ledger": [{name: b[name] for name in LEDGER_COMPARED} for b in batches],

@@ -8,6 +8,7 @@ follows it, so the drills also kill the worker there on purpose::
 The process sends itself SIGKILL at the first time it reaches the window (nothing is
 mocked: the stage code, DuckDB and the files are the real ones).
 """
+
 from __future__ import annotations
 
 import os
@@ -50,6 +51,7 @@ def install(window: str) -> None:
 
         publish.publish = _publish
     elif window == "export_marker_written":
+
         def _done(con, batch_id):
             _die()
 

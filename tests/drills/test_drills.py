@@ -12,6 +12,7 @@ conservation audit of ``tests/drills/conservation.py``:
 * the warehouse held by another process for 30 s while a file lands: the worker waits, says
   so in its log, then finishes the batch.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -78,8 +79,9 @@ def _run_until_done(settings: Settings, files: set[str], timeout: float = 300) -
                 wait_for(lambda: any(e.get("event") == "watch.started" for e in service.events), what="start-up")
                 time.sleep(2)
         except AssertionError as exc:
-            raise AssertionError(f"{exc}; the service's last lines: "
-                                 f"{[(e.get('event'), e.get('file')) for e in service.events[-10:]]}") from None
+            raise AssertionError(
+                f"{exc}; the service's last lines: {[(e.get('event'), e.get('file')) for e in service.events[-10:]]}"
+            ) from None
         assert service.stop() == 0
     return service.events
 
@@ -133,7 +135,8 @@ def test_the_audit_catches_a_dropped_row(baseline, tmp_path):
         ledger._set(con, chats["batch_id"], rows_read=chats["rows_read"] - 1, rows_loaded=chats["rows_loaded"] - 1)
     assert conservation.problems(copy) == [
         f"{baseline.snapshot['ledger'][1]['batch_id']} (chats.csv): 1 data line(s) are in no record, "
-        f"e.g. lines [{line}]"]
+        f"e.g. lines [{line}]"
+    ]
     with pytest.raises(conservation.ConservationError):
         conservation.audit(copy)
 
@@ -141,12 +144,27 @@ def test_the_audit_catches_a_dropped_row(baseline, tmp_path):
 # --------------------------------------------------------------------------- kill -9
 #: Log events that end a stage: the time after them is the marker write, ledger update or file
 #: move between two stages.
-STAGE_ENDS = {"ingest.done", "publish.done", "transform.build", "redact.done", "export.done", "batch.finished",
-              "watch.batch_end"}
+STAGE_ENDS = {
+    "ingest.done",
+    "publish.done",
+    "transform.build",
+    "redact.done",
+    "export.done",
+    "batch.finished",
+    "watch.batch_end",
+}
 #: Stage of the events that start or run inside one (by their name's prefix).
-STAGE_OF = {"ingest": "ingest", "quality_gate": "quality gate", "publish": "quality gate",
-            "dbt_build": "dbt build", "transform": "dbt build", "redact": "redact", "pseudonym": "redact",
-            "export": "export", "watch": "between stages"}
+STAGE_OF = {
+    "ingest": "ingest",
+    "quality_gate": "quality gate",
+    "publish": "quality gate",
+    "dbt_build": "dbt build",
+    "transform": "dbt build",
+    "redact": "redact",
+    "pseudonym": "redact",
+    "export": "export",
+    "watch": "between stages",
+}
 CATEGORIES = ("ingest", "quality gate", "dbt build", "redact", "export", "between stages")
 
 
@@ -181,8 +199,9 @@ def anchors(events: list[dict]) -> list[Anchor]:
     for event, following in zip(chain, chain[1:]):
         category = _category(event["event"])
         if category:
-            out.append(Anchor(category, event["event"], event["file"],
-                              (_timestamp(following) - _timestamp(event)) * 1000))
+            out.append(
+                Anchor(category, event["event"], event["file"], (_timestamp(following) - _timestamp(event)) * 1000)
+            )
     return out
 
 
@@ -214,8 +233,10 @@ def kill_at(service: Service, point: KillPoint, timeout: float = 120) -> tuple[d
     deadline = time.monotonic() + timeout
     while not any(e.get("event") == point.event and e.get("file") == point.file for e in list(service.events)):
         assert service.proc.poll() is None, "the service exited on its own"
-        assert time.monotonic() < deadline, (f"timed out waiting for {point.event} of {point.file}; last lines: "
-                                             f"{[e.get('event') for e in service.events[-5:]]}")
+        assert time.monotonic() < deadline, (
+            f"timed out waiting for {point.event} of {point.file}; last lines: "
+            f"{[e.get('event') for e in service.events[-5:]]}"
+        )
         time.sleep(0.001)
     time.sleep(point.delay_ms / 1000)
     killed_at = time.time()
@@ -232,28 +253,34 @@ def _trial(baseline: Baseline, root: Path, point: KillPoint) -> Outcome:
     settings = _fresh(root, baseline.inputs)
     with Service(settings) as service:
         last, after_ms, mid_work = kill_at(service, point)
-    outcome = Outcome(point, f"{last['event']} ({last.get('file', '-')})", _category(last["event"]) or "?",
-                      after_ms, mid_work, [])
+    outcome = Outcome(
+        point, f"{last['event']} ({last.get('file', '-')})", _category(last["event"]) or "?", after_ms, mid_work, []
+    )
     if mid_work:
         try:
             _run_until_done(settings, _unfinished(settings), timeout=180)
         except AssertionError as exc:  # recorded against this point; the drill goes on
             outcome.problems = [f"restart: {exc}"]
         else:
-            outcome.problems = (conservation.differences(baseline.snapshot, conservation.snapshot(settings))
-                                + conservation.problems(settings))
+            outcome.problems = conservation.differences(
+                baseline.snapshot, conservation.snapshot(settings)
+            ) + conservation.problems(settings)
     shutil.rmtree(root)
     return outcome
 
 
 def _table(outcomes: list[Outcome]) -> str:
-    lines = [f"{'#':>2}  {'planned stage':<14} {'kill after event (file)':<42} {'delay':>9}  "
-             f"{'died in':<14} {'last line logged (file)':<42} {'+ms':>7}  outcome"]
+    lines = [
+        f"{'#':>2}  {'planned stage':<14} {'kill after event (file)':<42} {'delay':>9}  "
+        f"{'died in':<14} {'last line logged (file)':<42} {'+ms':>7}  outcome"
+    ]
     for i, o in enumerate(outcomes, 1):
         p = o.point
         verdict = "no kill (idle): redrawn" if not o.mid_work else ("OK" if not o.problems else "MISMATCH")
-        lines.append(f"{i:>2}  {p.category:<14} {f'{p.event} ({p.file})':<42} {p.delay_ms:>7.1f}ms  "
-                     f"{o.died_in:<14} {o.last_event:<42} {o.after_ms:>7.1f}  {verdict}")
+        lines.append(
+            f"{i:>2}  {p.category:<14} {f'{p.event} ({p.file})':<42} {p.delay_ms:>7.1f}ms  "
+            f"{o.died_in:<14} {o.last_event:<42} {o.after_ms:>7.1f}  {verdict}"
+        )
     killed = [o.died_in for o in outcomes if o.mid_work]
     lines.append(f"{len(killed)} kills mid-work: " + ", ".join(f"{c} {killed.count(c)}" for c in CATEGORIES))
     return "\n".join(lines)
@@ -294,13 +321,15 @@ def test_kill_9_at_20_random_points_then_restart_equals_an_undisturbed_run(basel
 
 
 @pytest.mark.parametrize("window", sorted(WINDOWS))
-def test_kill_9_right_after_a_commit_then_restart_equals_an_undisturbed_run(baseline, tmp_path, monkeypatch,
-                                                                              window):
+def test_kill_9_right_after_a_commit_then_restart_equals_an_undisturbed_run(baseline, tmp_path, monkeypatch, window):
     """The worker dies at the first batch that reaches the window (``tests/drills/drill_worker.py``)."""
     settings = _fresh(tmp_path, baseline.inputs)
     with monkeypatch.context() as mp:
-        mp.setattr(helpers, "WATCH_CMD", [sys.executable, str(Path(__file__).with_name("drill_worker.py")),
-                                               *helpers.WATCH_CMD[3:]])
+        mp.setattr(
+            helpers,
+            "WATCH_CMD",
+            [sys.executable, str(Path(__file__).with_name("drill_worker.py")), *helpers.WATCH_CMD[3:]],
+        )
         mp.setenv("DRILL_CRASH", window)
         with Service(settings) as service:
             assert service.proc.wait(timeout=300) == -signal.SIGKILL, f"the worker never reached {window}"
@@ -317,11 +346,14 @@ def small_disk(tmp_path):
     folder.mkdir(parents=True)
     if shutil.which("mount") is None:
         pytest.skip("the disk-full drill mounts a tmpfs: no `mount` command here")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m,mode=0700", "tmpfs", str(folder)],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64m,mode=0700", "tmpfs", str(folder)], capture_output=True, text=True
+    )
     if done.returncode != 0:
-        pytest.skip(f"the disk-full drill mounts a tmpfs (needs root or CAP_SYS_ADMIN): "
-                    f"`mount -t tmpfs` said: {done.stderr.strip()}")
+        pytest.skip(
+            f"the disk-full drill mounts a tmpfs (needs root or CAP_SYS_ADMIN): "
+            f"`mount -t tmpfs` said: {done.stderr.strip()}"
+        )
     try:
         yield folder
     finally:
@@ -370,8 +402,12 @@ def test_disk_full_fails_the_batch_cleanly_and_it_goes_through_once_space_return
         shutil.copyfile(baseline.inputs / "chats.csv", settings.landing / ".chats.csv.part")
         os.replace(settings.landing / ".chats.csv.part", settings.landing / "chats.csv")
         if fills == "during_dbt_build":
-            wait_for(lambda: any(e.get("event") == "dbt_build.start" and e.get("file") == "chats.csv"
-                                 for e in service.events), what="the chats dbt build")
+            wait_for(
+                lambda: any(
+                    e.get("event") == "dbt_build.start" and e.get("file") == "chats.csv" for e in service.events
+                ),
+                what="the chats dbt build",
+            )
             filler = _fill(settings.warehouse)
         assert wait_for(lambda: _ended(service).get("chats.csv"), what="the chats batch to end") == "failed"
         time.sleep(1)
@@ -404,8 +440,9 @@ def test_disk_full_fails_the_batch_cleanly_and_it_goes_through_once_space_return
     else:  # retried from the start as a new arrival (a later seq), same results
         for key in ("marts", "share", "exports", "quarantine_by_reason", "markers"):
             assert after[key] == baseline.snapshot[key], key
-        assert [(r["file"], r["status"], r["rows_loaded"]) for r in after["ledger"]] == \
-            [(r["file"], r["status"], r["rows_loaded"]) for r in baseline.snapshot["ledger"]]
+        assert [(r["file"], r["status"], r["rows_loaded"]) for r in after["ledger"]] == [
+            (r["file"], r["status"], r["rows_loaded"]) for r in baseline.snapshot["ledger"]
+        ]
 
 
 # --------------------------------------------------------------------------- locked warehouse

@@ -1,5 +1,6 @@
 """End to end: generated files through the real chain (DuckDB, Soda, dbt, Luigi), numbers checked
 against an independent computation in plain Python (csv + zoneinfo), plus luigid and resume tests."""
+
 from __future__ import annotations
 
 import csv
@@ -48,8 +49,10 @@ def expected_analysis(folder: Path) -> dict:
     with open(folder / "categories.csv", newline="") as fh:
         for row in csv.DictReader(fh):
             parent = row["parent_id"].strip().lower()
-            cats[row["id"].lower()] = {"parent": None if parent in ("", "null") else parent,
-                                       "disabled": _bool(row["disabled"]) if row["disabled"].strip() else None}
+            cats[row["id"].lower()] = {
+                "parent": None if parent in ("", "null") else parent,
+                "disabled": _bool(row["disabled"]) if row["disabled"].strip() else None,
+            }
 
     def disabled(cid: str) -> bool:
         seen = 0
@@ -68,20 +71,26 @@ def expected_analysis(folder: Path) -> dict:
             created = _ts(row["created_at"])
             resolved = _ts(row["resolved_at"]) if row["resolved_at"].strip() else None
             cat = row["chat_category_id"].lower() or None
-            chats.append({"created": created, "resolved": resolved, "cat": cat,
-                          "customer": _bool(row["is_customer_initiated"]) if row["is_customer_initiated"] else None})
+            chats.append(
+                {
+                    "created": created,
+                    "resolved": resolved,
+                    "cat": cat,
+                    "customer": _bool(row["is_customer_initiated"]) if row["is_customer_initiated"] else None,
+                }
+            )
 
     local = lambda ts: ts.astimezone(TZ)  # noqa: E731
     per_day = Counter(local(c["resolved"]).date() for c in chats if c["resolved"])
     first = min(local(c["created"]).date() for c in chats)
-    last = max(max(local(c["created"]).date(), local(c["resolved"]).date() if c["resolved"] else first)
-               for c in chats)
+    last = max(max(local(c["created"]).date(), local(c["resolved"]).date() if c["resolved"] else first) for c in chats)
     lowest = min(per_day.items(), key=lambda kv: (kv[1], kv[0]))
     highest = min(per_day.items(), key=lambda kv: (-kv[1], kv[0]))
     customer_days = Counter(local(c["resolved"]).date() for c in chats if c["resolved"] and c["customer"] is True)
 
-    volume = Counter(group(c["cat"]) for c in chats
-                     if c["customer"] is True and c["cat"] in cats and not disabled(c["cat"]))
+    volume = Counter(
+        group(c["cat"]) for c in chats if c["customer"] is True and c["cat"] in cats and not disabled(c["cat"])
+    )
     totals, resolved, hours = Counter(), Counter(), defaultdict(list)
     for c in chats:
         if c["cat"] in cats:
@@ -100,8 +109,9 @@ def expected_analysis(folder: Path) -> dict:
     return {
         "resolved_per_day": {"lowest": day(lowest), "highest": day(highest)},
         "median_customer_initiated_resolved_per_day": float(statistics.median(customer_days.values())),
-        "top_categories_by_chats": [{"category_id": g, "chats": n}
-                                    for g, n in sorted(volume.items(), key=lambda kv: (-kv[1], kv[0]))[:10]],
+        "top_categories_by_chats": [
+            {"category_id": g, "chats": n} for g, n in sorted(volume.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
+        ],
         "lowest_resolution_rate": [{"category_id": g, "resolution_rate_pct": r} for g, r in rates[:10]],
         "fastest_resolution": [{"category_id": g, "avg_resolution_hours": h} for g, h in speed[:10]],
         "hourly": hourly,
@@ -124,8 +134,7 @@ def chain(tmp_path_factory):
 
 def test_every_batch_succeeds_and_files_are_archived(chain):
     settings, _, outcomes = chain
-    assert [(o.file, o.status) for o in outcomes] == [("de_test_categories.csv", "done"),
-                                                      ("de_test_chats.csv", "done")]
+    assert [(o.file, o.status) for o in outcomes] == [("de_test_categories.csv", "done"), ("de_test_chats.csv", "done")]
     assert not list(settings.landing.glob("*.csv"))
     assert len(list(settings.archive_dir.glob("*__de_test_*.csv"))) == 2
 
@@ -134,13 +143,27 @@ def test_exported_numbers_match_an_independent_computation(chain):
     settings, generated, _ = chain
     doc = json.loads((settings.exports_dir / "analysis.json").read_text())
     want = expected_analysis(generated)
-    assert set(doc) == {"generated_at", "timezone", "category_rollup", "batches", "resolved_per_day",
-                        "median_customer_initiated_resolved_per_day", "top_categories_by_chats",
-                        "lowest_resolution_rate", "fastest_resolution", "hourly_distribution"}
+    assert set(doc) == {
+        "generated_at",
+        "timezone",
+        "category_rollup",
+        "batches",
+        "resolved_per_day",
+        "median_customer_initiated_resolved_per_day",
+        "top_categories_by_chats",
+        "lowest_resolution_rate",
+        "fastest_resolution",
+        "hourly_distribution",
+    }
     assert doc["timezone"] == "Australia/Melbourne" and doc["category_rollup"] == "parent"
     assert [b["batch_id"] for b in doc["batches"]] == [o.batch_id for o in chain[2]]
-    for key in ("resolved_per_day", "median_customer_initiated_resolved_per_day", "top_categories_by_chats",
-                "lowest_resolution_rate", "fastest_resolution"):
+    for key in (
+        "resolved_per_day",
+        "median_customer_initiated_resolved_per_day",
+        "top_categories_by_chats",
+        "lowest_resolution_rate",
+        "fastest_resolution",
+    ):
         assert doc[key] == want[key], key
     got_hourly = {(h["weekday"], h["hour"]): h["chats"] for h in doc["hourly_distribution"]}
     assert len(got_hourly) == 168
@@ -150,9 +173,16 @@ def test_exported_numbers_match_an_independent_computation(chain):
 def test_export_set_is_complete_and_readable(chain):
     settings, _, _ = chain
     names = {p.name for p in settings.exports_dir.iterdir()}
-    assert {"analysis.json", "report.md", "hourly_heatmap.png", "resolved_per_day.csv",
-            "top_categories_by_chats.csv", "lowest_resolution_rate.csv", "fastest_resolution.csv",
-            "hourly_distribution.csv"} <= names
+    assert {
+        "analysis.json",
+        "report.md",
+        "hourly_heatmap.png",
+        "resolved_per_day.csv",
+        "top_categories_by_chats.csv",
+        "lowest_resolution_rate.csv",
+        "fastest_resolution.csv",
+        "hourly_distribution.csv",
+    } <= names
     assert (settings.exports_dir / "hourly_heatmap.png").read_bytes()[:4] == b"\x89PNG"
     report = (settings.exports_dir / "report.md").read_text()
     assert "## Ten lowest resolution rates" in report and "| category_id | chats |" in report
@@ -174,10 +204,24 @@ def test_rerunning_a_finished_chain_does_nothing(chain):
     markers = {p: p.stat().st_mtime_ns for p in settings.state_dir.rglob("*.json")}
     archived = next(settings.archive_dir.glob("*__de_test_chats.csv"))
     proc = subprocess.run(
-        [str(Path(sys.executable).parent / "luigi"), "--module", "pipeline.orchestration.tasks", "ProcessFile", "--path",
-         str(settings.landing / "de_test_chats.csv"), "--landing", str(settings.landing),
-         "--warehouse", str(settings.warehouse), "--local-scheduler"],
-        cwd=REPO, capture_output=True, text=True, timeout=300)
+        [
+            str(Path(sys.executable).parent / "luigi"),
+            "--module",
+            "pipeline.orchestration.tasks",
+            "ProcessFile",
+            "--path",
+            str(settings.landing / "de_test_chats.csv"),
+            "--landing",
+            str(settings.landing),
+            "--warehouse",
+            str(settings.warehouse),
+            "--local-scheduler",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert {p: p.stat().st_mtime_ns for p in settings.state_dir.rglob("*.json")} == markers
     assert archived.exists()
@@ -205,24 +249,49 @@ def test_soda_failure_stops_the_batch_before_dbt_and_keeps_published_data(chain,
 # --------------------------------------------------------------------------- luigid
 def test_a_worker_against_a_real_luigid_reports_done_tasks(luigid, settings):
     generate(settings.landing, chats=500, categories=60, seed=4)
-    proc = subprocess.run([sys.executable, "-m", "pipeline", "run", "--landing", str(settings.landing),
-                           "--warehouse", str(settings.warehouse), "--scheduler-url",
-                           f"http://127.0.0.1:{luigid}"], cwd=REPO, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipeline",
+            "run",
+            "--landing",
+            str(settings.landing),
+            "--warehouse",
+            str(settings.warehouse),
+            "--scheduler-url",
+            f"http://127.0.0.1:{luigid}",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     done = _api(luigid, "task_list", {"status": "DONE", "upstream_status": "", "search": ""})
     families = Counter(task["name"] for task in done.values())
     # Per batch: its own file, ingest and gate. The warehouse-wide stages appear once per batch
     # (as members) plus once as the one batched run Luigi made of them (both batch ids).
-    assert families == {"LandedFile": 2, "Ingest": 2, "QualityGate": 2, "DbtBuild": 3, "Redact": 3,
-                        "ExportAnalysis": 3, "ProcessFile": 2}
+    assert families == {
+        "LandedFile": 2,
+        "Ingest": 2,
+        "QualityGate": 2,
+        "DbtBuild": 3,
+        "Redact": 3,
+        "ExportAnalysis": 3,
+        "ProcessFile": 2,
+    }
     batch_ids = {task["params"]["batch_id"] for task in done.values() if task["name"] == "Ingest"}
     batched = [task["params"]["batch_id"] for task in done.values() if task["name"] == "DbtBuild"]
     assert ",".join(sorted(batch_ids)) in batched
     # task history (SQLAlchemy < 2) recorded every task's DONE event
     with sqlite3.connect(settings.landing.parent / "history.db") as con:
-        recorded = dict(con.execute(
-            "select t.name, count(*) from tasks t join task_events e on e.task_id = t.id "
-            "where e.event_name = 'DONE' group by t.name").fetchall())
+        recorded = dict(
+            con.execute(
+                "select t.name, count(*) from tasks t join task_events e on e.task_id = t.id "
+                "where e.event_name = 'DONE' group by t.name"
+            ).fetchall()
+        )
     assert recorded.get("Ingest") == 2 and recorded.get("QualityGate") == 2
     assert recorded.get("DbtBuild") == 1 and recorded.get("ExportAnalysis") == 1  # the one batched run
 
@@ -241,4 +310,4 @@ def test_prune_removes_work_folders_of_killed_exports_once_abandoned(tmp_path):
     export._prune(versions, keep=sets[-1])
     left = sorted(p.name for p in versions.iterdir())
     assert abandoned.name not in left and in_progress.name in left
-    assert [p.name for p in sets[-export.KEEP_VERSIONS:]] == [n for n in left if not n.startswith(".")]
+    assert [p.name for p in sets[-export.KEEP_VERSIONS :]] == [n for n in left if not n.startswith(".")]

@@ -1,4 +1,5 @@
 """The watcher with a real watchdog observer on a temporary landing folder, driving the real chain."""
+
 from __future__ import annotations
 
 import json
@@ -32,7 +33,7 @@ def test_single_file_is_processed_once(fast):
 
 def test_file_written_slowly_is_ingested_only_when_complete(fast):
     text = chats_text(300)
-    chunks = [text[i:i + 2000] for i in range(0, len(text), 2000)]
+    chunks = [text[i : i + 2000] for i in range(0, len(text), 2000)]
     with running(fast):
         with open(fast.landing / "slow_chats.csv", "w") as fh:
             for chunk in chunks:  # pauses shorter than the settle time
@@ -49,12 +50,14 @@ def test_duplicate_content_moved_in_and_invalid_files(fast, tmp_path):
     with running(fast) as watcher:
         write(fast.landing / "a_chats.csv", chats_text(10))
         wait_for(lambda: any(r["status"] == "done" for r in read_ledger(fast)), what="first batch")
-        write(fast.landing / "copy_of_a_chats.csv", chats_text(10))           # same content, new name
-        write(fast.landing / "broken_chats.csv", b"\x00\x01binary\x00")     # invalid file
+        write(fast.landing / "copy_of_a_chats.csv", chats_text(10))  # same content, new name
+        write(fast.landing / "broken_chats.csv", b"\x00\x01binary\x00")  # invalid file
         write(outside / "b_chats.csv", chats_text(5, offset=100))
-        os.rename(outside / "b_chats.csv", fast.landing / "b_chats.csv")     # moved in
-        wait_for(lambda: len(read_ledger(fast)) == 4 and all(r["status"] != ledger.RUNNING for r in read_ledger(fast)),
-                 what="all four files recorded")
+        os.rename(outside / "b_chats.csv", fast.landing / "b_chats.csv")  # moved in
+        wait_for(
+            lambda: len(read_ledger(fast)) == 4 and all(r["status"] != ledger.RUNNING for r in read_ledger(fast)),
+            what="all four files recorded",
+        )
         assert watcher.processed, "the service kept running"
     by_file = {r["file"]: r for r in read_ledger(fast)}
     assert by_file["a_chats.csv"]["status"] == "done"
@@ -68,8 +71,7 @@ def test_duplicate_content_moved_in_and_invalid_files(fast, tmp_path):
 
 
 def test_restart_processes_files_that_arrived_while_down(fast):
-    write(fast.landing / "categories.csv", "id,parent_id,disabled\n"
-          "00000000-0000-4000-8000-0000000000c1,,false\n")
+    write(fast.landing / "categories.csv", "id,parent_id,disabled\n00000000-0000-4000-8000-0000000000c1,,false\n")
     write(fast.landing / "w_chats.csv", chats_text(7))
     with running(fast):
         wait_for(lambda: len([r for r in read_ledger(fast) if r["status"] == "done"]) == 2, what="both batches")
@@ -85,8 +87,11 @@ def test_burst_of_200_files_each_processed_exactly_once(fast):
             write(fast.landing / f".{name}.part", chats_text(3, offset=i * 3))
         for name in names:  # appear at once, as an SFTP job's renames would
             os.rename(fast.landing / f".{name}.part", fast.landing / name)
-        wait_for(lambda: len([r for r in read_ledger(fast) if r["status"] == "done"]) == 200, timeout=900,
-                 what="200 batches done")
+        wait_for(
+            lambda: len([r for r in read_ledger(fast) if r["status"] == "done"]) == 200,
+            timeout=900,
+            what="200 batches done",
+        )
     rows = read_ledger(fast)
     assert sorted(r["file"] for r in rows) == names
     assert all(r["rows_loaded"] == 3 for r in rows)
@@ -106,7 +111,8 @@ def _counts(settings) -> tuple:
                    (select count(*) from meta.quarantine),
                    (select count(*) from marts.hourly_distribution where chats > 0),
                    (select sum(chats) from marts.resolved_chats_per_day)""").fetchone() + (
-            sum(ledger.is_done(b) for b in ledger.all_batches(con)),)
+            sum(ledger.is_done(b) for b in ledger.all_batches(con)),
+        )
 
 
 @pytest.mark.slow
@@ -126,8 +132,11 @@ def test_kill_9_mid_stage_then_restart_matches_an_undisturbed_run(settings, tmp_
     for name in ("categories.csv", "chats.csv"):
         shutil.copy(src / name, settings.landing / name)
     with Service(settings) as service:
-        wait_for(lambda: any(e.get("event") == kill_at and e.get("file") == "chats.csv" for e in service.events),
-                 timeout=300, what=kill_at)
+        wait_for(
+            lambda: any(e.get("event") == kill_at and e.get("file") == "chats.csv" for e in service.events),
+            timeout=300,
+            what=kill_at,
+        )
         service.proc.kill()  # kill -9 in the middle of that stage
         assert service.proc.wait() == -signal.SIGKILL
     with Service(settings) as service:
@@ -142,7 +151,6 @@ def test_watcher_against_a_real_luigid_shows_the_batch_tasks_done(fast, luigid):
         [row] = wait_for(lambda: [r for r in read_ledger(fast) if r["status"] == "done"], what="batch done")
     done = luigi_api(luigid, "task_list", {"status": "DONE", "upstream_status": "", "search": row["batch_id"]})
     assert {t["name"] for t in done.values()} >= {"Ingest", "QualityGate", "DbtBuild", "Redact", "ExportAnalysis"}
-
 
 
 def test_replay_rebuilds_identical_marts_from_the_archive(fast, tmp_path):

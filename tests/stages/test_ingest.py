@@ -1,4 +1,5 @@
 """Ingest stage against real DuckDB files: reason codes, conservation, duplicates, rejects, crashes."""
+
 from __future__ import annotations
 
 import gzip
@@ -78,40 +79,54 @@ def test_every_reason_code_is_quarantined_with_exact_counts(settings, defective,
 
 
 def test_line_numbers_point_at_the_source_lines(settings):
-    text = (CHATS_HEADER
-            + f"{GOOD_ID},,2023-01-01 10:00:00,true,,hello\n"       # line 2: loaded
-            + "6bd6c379-a508-432e-95a0-9e95505eeaf0,,2023-01-02\n"   # line 3: too few fields
-            + "not-a-uuid,,2023-01-01 10:00:00,,,\n"                 # line 4: invalid_id
-            + "1bd6c379-a508-432e-95a0-9e95505eeaf0,,2023-01-01T10:00:00Z,no,,x\n"  # line 5: loaded
-            + f"{GOOD_ID},,2023-01-01 11:00:00,,,again\n")           # line 6: duplicate
+    text = (
+        CHATS_HEADER
+        + f"{GOOD_ID},,2023-01-01 10:00:00,true,,hello\n"  # line 2: loaded
+        + "6bd6c379-a508-432e-95a0-9e95505eeaf0,,2023-01-02\n"  # line 3: too few fields
+        + "not-a-uuid,,2023-01-01 10:00:00,,,\n"  # line 4: invalid_id
+        + "1bd6c379-a508-432e-95a0-9e95505eeaf0,,2023-01-01T10:00:00Z,no,,x\n"  # line 5: loaded
+        + f"{GOOD_ID},,2023-01-01 11:00:00,,,again\n"
+    )  # line 6: duplicate
     result = ingest_file(settings, write(settings.landing / "x_chats.csv", text))
     assert result.rows_read == 5 and result.rows_loaded == 2
     assert query(settings, "select _line_number from audit.chats order by 1") == [(2,), (5,)]
     assert query(settings, "select line_number, reason_code from meta.quarantine order by 1") == [
-        (3, "malformed_row"), (4, "invalid_id"), (6, "duplicate_id_in_file")]
+        (3, "malformed_row"),
+        (4, "invalid_id"),
+        (6, "duplicate_id_in_file"),
+    ]
 
 
 def test_contract_parsing_rules(settings):
-    text = ("\ufeff ID ,Chat_Category_ID,created_at,IS_CUSTOMER_INITIATED,resolved_at,message,agent\n"
-            f"{GOOD_ID.upper()},,2023-03-05T04:02:57.660+11:00,YES,2023-03-05 00:00:00,\"a, \"\"quoted\"\" one\",ann\n"
-            "1bd6c379-a508-432e-95a0-9e95505eeaf0,,2023-01-01 10:00:00,F,,\"two\nlines\",bob\n")
+    text = (
+        "\ufeff ID ,Chat_Category_ID,created_at,IS_CUSTOMER_INITIATED,resolved_at,message,agent\n"
+        f'{GOOD_ID.upper()},,2023-03-05T04:02:57.660+11:00,YES,2023-03-05 00:00:00,"a, ""quoted"" one",ann\n'
+        '1bd6c379-a508-432e-95a0-9e95505eeaf0,,2023-01-01 10:00:00,F,,"two\nlines",bob\n'
+    )
     ingest_file(settings, write(settings.landing / "chats.csv", text))
-    rows = query(settings, "select id::varchar, created_at::varchar, is_customer_initiated, message, _extra "
-                           "from audit.chats order by _line_number")
+    rows = query(
+        settings,
+        "select id::varchar, created_at::varchar, is_customer_initiated, message, _extra "
+        "from audit.chats order by _line_number",
+    )
     assert rows[0] == (GOOD_ID, "2023-03-04 17:02:57.66", True, 'a, "quoted" one', '{"agent":"ann"}')
     assert rows[1][2] is False and rows[1][3] == "two\nlines"
     assert [b["extra_columns"] for b in read_ledger(settings)] == [["agent"]]
 
 
 def test_categories_null_literal_and_self_parent(settings):
-    text = ("id,parent_id,disabled\n"
-            f"{GOOD_ID},NULL,\n"
-            "1bd6c379-a508-432e-95a0-9e95505eeaf0,1bd6c379-a508-432e-95a0-9e95505eeaf0,false\n"
-            f"2bd6c379-a508-432e-95a0-9e95505eeaf0,{GOOD_ID},0\n")
+    text = (
+        "id,parent_id,disabled\n"
+        f"{GOOD_ID},NULL,\n"
+        "1bd6c379-a508-432e-95a0-9e95505eeaf0,1bd6c379-a508-432e-95a0-9e95505eeaf0,false\n"
+        f"2bd6c379-a508-432e-95a0-9e95505eeaf0,{GOOD_ID},0\n"
+    )
     result = ingest_file(settings, write(settings.landing / "categories.csv", text))
     assert result.reasons == {"self_parent": 1}
     assert query(settings, "select parent_id, disabled from audit.categories order by _line_number") == [
-        (None, None), (duckdb.execute(f"select '{GOOD_ID}'::uuid").fetchone()[0], False)]
+        (None, None),
+        (duckdb.execute(f"select '{GOOD_ID}'::uuid").fetchone()[0], False),
+    ]
 
 
 def test_gzip_files_are_read(settings):
@@ -161,7 +176,7 @@ def test_an_unterminated_quote_quarantines_the_rest_of_the_file_as_one_record(se
     # RFC 4180: the open quote runs to the end of the file. DuckDB 1.0 would silently swallow
     # lines here; the exact account quarantines them, raw text included, so nothing is lost.
     tail = "".join(f"{i}bd6c379-a508-432e-95a0-9e95505eeaf0,,2023-01-01 10:00:00,,,ok\n" for i in range(3))
-    text = CHATS_HEADER + f"{GOOD_ID},,2023-01-01 10:00:00,,,\"open\n" + tail
+    text = CHATS_HEADER + f'{GOOD_ID},,2023-01-01 10:00:00,,,"open\n' + tail
     result = ingest_file(settings, write(settings.landing / "q_chats.csv", text))
     assert (result.rows_read, result.rows_loaded, result.reasons) == (1, 0, {"malformed_row": 1})
     [(line, reason, raw)] = query(settings, "select line_number, reason, raw_record from meta.quarantine")
@@ -185,8 +200,12 @@ ingest_file(s, Path(sys.argv[3]))
 def test_kill_during_load_leaves_no_partial_batch(settings, tmp_path):
     generate(tmp_path / "big", chats=400_000, categories=50, seed=3, defect_rate=0.01, messages=True)
     src = write(settings.landing / "chats.csv", (tmp_path / "big" / "chats.csv").read_bytes())
-    proc = subprocess.Popen([sys.executable, "-c", CRASH_SCRIPT, str(settings.landing), str(settings.warehouse),
-                             str(src)], stderr=subprocess.PIPE, cwd=REPO, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CRASH_SCRIPT, str(settings.landing), str(settings.warehouse), str(src)],
+        stderr=subprocess.PIPE,
+        cwd=REPO,
+        text=True,
+    )
     # Kill -9 as soon as the load transaction has started.
     for line in proc.stderr:
         if json.loads(line).get("event") == "ingest.transaction_started":
@@ -198,7 +217,10 @@ def test_kill_during_load_leaves_no_partial_batch(settings, tmp_path):
     assert query(settings, "select count(*) from audit.chats") == [(0,)]
     assert query(settings, "select count(*) from meta.quarantine") == [(0,)]
     assert [(b["status"], b["stage"]) for b in read_ledger(settings)] in (
-        [], [(ledger.RUNNING, "registered")], [(ledger.QUEUED, "registered")])
+        [],
+        [(ledger.RUNNING, "registered")],
+        [(ledger.QUEUED, "registered")],
+    )
     assert src.exists(), "the file stays in landing until its batch is committed"
 
     # A restart loads the whole batch exactly once.
@@ -220,11 +242,13 @@ def test_line_numbers_match_the_file_for_every_row(settings, defective):
 
 
 def test_blank_lines_and_multiline_fields_keep_line_numbers_exact(settings):
-    text = (CHATS_HEADER
-            + f"{GOOD_ID},,2023-01-01 10:00:00,,,\"line one\nline two\"\n"     # lines 2-3
-            + "\n"                                                              # line 4: blank
-            + "1bd6c379-a508-432e-95a0-9e95505eeaf0,,2023-01-01 10:00:00,,,x,extra\n"  # line 5: malformed
-            + "2bd6c379-a508-432e-95a0-9e95505eeaf0,,2023-01-01 10:00:00,,,ok\n")      # line 6
+    text = (
+        CHATS_HEADER
+        + f'{GOOD_ID},,2023-01-01 10:00:00,,,"line one\nline two"\n'  # lines 2-3
+        + "\n"  # line 4: blank
+        + "1bd6c379-a508-432e-95a0-9e95505eeaf0,,2023-01-01 10:00:00,,,x,extra\n"  # line 5: malformed
+        + "2bd6c379-a508-432e-95a0-9e95505eeaf0,,2023-01-01 10:00:00,,,ok\n"
+    )  # line 6
     result = ingest_file(settings, write(settings.landing / "m_chats.csv", text))
     assert (result.rows_read, result.rows_loaded, result.reasons) == (3, 2, {"malformed_row": 1})
     assert query(settings, "select _line_number from audit.chats order by 1") == [(2,), (6,)]
@@ -238,8 +262,9 @@ def _ingest_outcome(settings, path: Path) -> tuple:
         return result.status, result.error_code
     dataset = result.dataset
     loaded = query(settings, f"select _line_number, id from audit.{dataset} order by _line_number")
-    held = query(settings, "select line_number, reason_code, reason, raw_record from meta.quarantine "
-                           "order by line_number")
+    held = query(
+        settings, "select line_number, reason_code, reason, raw_record from meta.quarantine order by line_number"
+    )
     return result.rows_read, result.rows_loaded, result.reasons, loaded, held
 
 
@@ -255,8 +280,10 @@ def test_fast_account_agrees_with_the_line_by_line_account(tmp_path, monkeypatch
     if source == "generated":
         source = defective[0] / "chats.csv"
     real, fast_results = ingest.fast_account, []
-    accounts = {"fast": lambda *a: fast_results.append(real(*a)) or fast_results[-1],
-                "exact": lambda *a: (None, "disabled by the test")}
+    accounts = {
+        "fast": lambda *a: fast_results.append(real(*a)) or fast_results[-1],
+        "exact": lambda *a: (None, "disabled by the test"),
+    }
     outcomes = []
     for mode, account in accounts.items():
         settings = load_settings(landing=tmp_path / mode / "landing", warehouse=tmp_path / mode / "warehouse")

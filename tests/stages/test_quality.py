@@ -1,4 +1,5 @@
 """Quality gate: real Soda scans against real DuckDB files in tmp_path."""
+
 from __future__ import annotations
 
 import json
@@ -80,18 +81,33 @@ def _insert(settings: Settings, table: str, rows: list[dict]) -> None:
 
 
 def _category(batch: str = BATCH, **over) -> dict:
-    row = {"id": str(uuid.uuid4()), "parent_id": None, "disabled": False,
-           "_batch_id": batch, "_batch_seq": 1, "_line_number": 2, "_loaded_at": datetime(2026, 11, 25)}
+    row = {
+        "id": str(uuid.uuid4()),
+        "parent_id": None,
+        "disabled": False,
+        "_batch_id": batch,
+        "_batch_seq": 1,
+        "_line_number": 2,
+        "_loaded_at": datetime(2026, 11, 25),
+    }
     row.update(over)
     return row
 
 
 def _chat(category_id: str, i: int = 0, batch: str = BATCH, **over) -> dict:
     created = datetime(2023, 6, 1, 10, 0) + timedelta(hours=i)
-    row = {"id": str(uuid.uuid4()), "chat_category_id": category_id, "created_at": created,
-           "is_customer_initiated": True, "resolved_at": created + timedelta(minutes=30),
-           "message": f"hello, my card number is 4111-{i:04d}", "_batch_id": batch, "_batch_seq": 1,
-           "_line_number": i + 2, "_loaded_at": datetime(2026, 11, 25)}
+    row = {
+        "id": str(uuid.uuid4()),
+        "chat_category_id": category_id,
+        "created_at": created,
+        "is_customer_initiated": True,
+        "resolved_at": created + timedelta(minutes=30),
+        "message": f"hello, my card number is 4111-{i:04d}",
+        "_batch_id": batch,
+        "_batch_seq": 1,
+        "_line_number": i + 2,
+        "_loaded_at": datetime(2026, 11, 25),
+    }
     row.update(over)
     return row
 
@@ -113,6 +129,7 @@ def _outcomes(result) -> dict[str, str]:
 
 # --- chats ---------------------------------------------------------------------------------------
 
+
 def test_clean_chats_batch_passes(settings, published_category):
     _insert(settings, "audit.chats", _clean_chats(published_category))
     with structlog.testing.capture_logs() as logs:
@@ -132,8 +149,9 @@ def test_clean_chats_batch_passes(settings, published_category):
 
 
 def test_reports_hold_every_check_name_and_outcome(settings, published_category):
-    _insert(settings, "audit.chats", [*_clean_chats(published_category),
-                                      _chat(str(uuid.uuid4()), 9)])  # unknown category -> warn
+    _insert(
+        settings, "audit.chats", [*_clean_chats(published_category), _chat(str(uuid.uuid4()), 9)]
+    )  # unknown category -> warn
     result = quality.run_gate(settings, BATCH, "chats", now=NOW)
 
     assert result.report_json == settings.reports_dir / "soda" / f"{BATCH}.json"
@@ -203,8 +221,10 @@ def test_nil_uuid_fails_format_check(settings, published_category):
     rows[1]["chat_category_id"] = "ffffffff-ffff-ffff-ffff-ffffffffffff"
     _insert(settings, "audit.chats", rows)
     result = quality.run_gate(settings, BATCH, "chats", now=NOW)
-    assert sorted(result.failed) == ["chats chat_category_id is a valid RFC 9562 UUID",
-                                     "chats id is a valid RFC 9562 UUID"]
+    assert sorted(result.failed) == [
+        "chats chat_category_id is a valid RFC 9562 UUID",
+        "chats id is a valid RFC 9562 UUID",
+    ]
 
 
 def test_stale_batch_only_warns(settings, published_category):
@@ -229,7 +249,9 @@ def test_schema_drift_fails(tmp_path):
             if "audit.chats" in stmt:
                 stmt = stmt.replace("id UUID,", "id VARCHAR,", 1).replace("message VARCHAR,", "")
             con.execute(stmt)
-        con.execute(f"insert into audit.chats (id, created_at, _batch_id) values ('{uuid.uuid4()}', '2023-06-01', '{BATCH}')")
+        con.execute(
+            f"insert into audit.chats (id, created_at, _batch_id) values ('{uuid.uuid4()}', '2023-06-01', '{BATCH}')"
+        )
     result = quality.run_gate(s, BATCH, "chats", now=NOW)
     assert result.failed == ["chats schema has required columns and types"]
     schema = next(c for c in result.checks if c["name"] == "chats schema has required columns and types")
@@ -239,9 +261,9 @@ def test_schema_drift_fails(tmp_path):
 def test_message_text_never_reaches_the_reports(settings, published_category):
     secret = "SECRET-PII-7f3a please call me on 0400 000 000"
     rows = [_chat(published_category, i, message=f"{secret} #{i}") for i in range(4)]
-    rows.append(dict(rows[0]))                                                  # duplicate id -> fail
-    rows[1]["resolved_at"] = rows[1]["created_at"] - timedelta(hours=1)         # -> fail
-    rows[2]["chat_category_id"] = str(uuid.uuid4())                             # -> warn
+    rows.append(dict(rows[0]))  # duplicate id -> fail
+    rows[1]["resolved_at"] = rows[1]["created_at"] - timedelta(hours=1)  # -> fail
+    rows[2]["chat_category_id"] = str(uuid.uuid4())  # -> warn
     _insert(settings, "audit.chats", rows)
     result = quality.run_gate(settings, BATCH, "chats", now=NOW)
 
@@ -253,6 +275,7 @@ def test_message_text_never_reaches_the_reports(settings, published_category):
 
 
 # --- categories ----------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(("blank", "outcome"), [(0, "pass"), (1, "warn"), (9, "warn"), (10, "fail")])
 def test_categories_disabled_missing(settings, blank, outcome):
@@ -271,7 +294,7 @@ def test_unknown_parent_only_warns(settings):
     root = _category(batch="b-0000")
     _insert(settings, "raw.categories", [root])
     child = _category(parent_id=root["id"])
-    grandchild = _category(parent_id=child["id"])   # parent in the same batch
+    grandchild = _category(parent_id=child["id"])  # parent in the same batch
     orphan = _category(parent_id=str(uuid.uuid4()))
     _insert(settings, "audit.categories", [child, grandchild, orphan])
     result = quality.run_gate(settings, BATCH, "categories", now=NOW)
@@ -280,6 +303,7 @@ def test_unknown_parent_only_warns(settings):
 
 
 # --- errors --------------------------------------------------------------------------------------
+
 
 def test_missing_warehouse_is_a_failure(tmp_path):
     s = load_settings(landing=tmp_path / "landing", warehouse=tmp_path / "nowhere")
@@ -306,14 +330,16 @@ def test_sql_error_in_a_check_is_a_failure(settings, published_category, tmp_pat
     soda_dir = tmp_path / "soda"
     soda_dir.mkdir()
     (soda_dir / "configuration.yml").write_text((PROJECT_ROOT / "soda" / "configuration.yml").read_text())
-    (soda_dir / "chats.yml").write_text(textwrap.dedent("""\
+    (soda_dir / "chats.yml").write_text(
+        textwrap.dedent("""\
         checks for chats:
           - row_count > 0:
               name: rows
           - failed rows:
               name: broken
               fail condition: no_such_column > 1
-        """))
+        """)
+    )
     monkeypatch.setattr(Settings, "soda_dir", property(lambda self: soda_dir))
     _insert(settings, "audit.chats", _clean_chats(published_category))
     result = quality.run_gate(settings, BATCH, "chats", now=NOW)
@@ -349,6 +375,7 @@ def test_configuration_uses_the_real_warehouse_like_the_pipeline_connections(set
 
 
 # --- telemetry -----------------------------------------------------------------------------------
+
 
 def test_ensure_soda_telemetry_off_keeps_other_keys(tmp_path):
     path = tmp_path / ".soda" / "config.yml"
@@ -393,16 +420,25 @@ def test_scan_makes_no_network_connection(settings, published_category, tmp_path
     (home / ".soda" / "config.yml").write_text("send_anonymous_usage_stats: true\nuser_cookie_id: keep-me\n")
     env = {k: v for k, v in os.environ.items() if k not in quality.SCAN_VARIABLES}
     env.update(HOME=str(home), PYTHONPATH=str(PROJECT_ROOT))
-    proc = subprocess.run([sys.executable, "-c", NO_NETWORK_SCRIPT, str(settings.landing), str(settings.warehouse)],
-                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", NO_NETWORK_SCRIPT, str(settings.landing), str(settings.warehouse)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out == {"attempts": [], "passed": True, "telemetry_on": False}
     assert yaml.safe_load((home / ".soda" / "config.yml").read_text()) == {
-        "send_anonymous_usage_stats": False, "user_cookie_id": "keep-me"}
+        "send_anonymous_usage_stats": False,
+        "user_cookie_id": "keep-me",
+    }
 
 
 # --- by hand -------------------------------------------------------------------------------------
+
 
 def test_by_hand_cli_command(settings, published_category, tmp_path, soda_home):
     """`soda scan -d warehouse -c <config> -v BATCH_ID=... soda/chats.yml` from the repo root."""
@@ -420,8 +456,9 @@ def test_by_hand_cli_command(settings, published_category, tmp_path, soda_home):
         args = [str(VENV_BIN / "soda"), "scan", "-d", "warehouse", "-c", str(config_file)]
         for v in variables:
             args += ["-v", v]
-        return subprocess.run([*args, "soda/chats.yml"], cwd=PROJECT_ROOT, env=env,
-                              capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [*args, "soda/chats.yml"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120
+        )
 
     ok = scan(f"BATCH_ID={BATCH}")
     assert ok.returncode == 0, ok.stdout + ok.stderr

@@ -1,4 +1,5 @@
 """The shareable layer: redacted, pseudonymised, permissioned, and nothing leaves the machine."""
+
 from __future__ import annotations
 
 import hashlib
@@ -30,13 +31,23 @@ def mode(path: Path) -> int:
 def demo(tmp_path_factory):
     """`python -m pipeline demo` as a user runs it, its log captured to a file."""
     root = tmp_path_factory.mktemp("demo")
-    env = {**os.environ, "PIPELINE_LANDING": str(root / "landing"), "PIPELINE_WAREHOUSE": str(root / "warehouse"),
-           "PIPELINE_PSEUDONYM_KEY_FILE": str(root / "secrets" / "pseudonym.key")}
+    env = {
+        **os.environ,
+        "PIPELINE_LANDING": str(root / "landing"),
+        "PIPELINE_WAREHOUSE": str(root / "warehouse"),
+        "PIPELINE_PSEUDONYM_KEY_FILE": str(root / "secrets" / "pseudonym.key"),
+    }
     env.pop("PIPELINE_PSEUDONYM_KEY", None)
     log = root / "demo.log"
     with open(log, "w") as fh:
-        proc = subprocess.run([sys.executable, "-m", "pipeline", "demo", "--chats", "4000", "--defect-rate", "0.02"],
-                              cwd=REPO, env=env, stdout=fh, stderr=subprocess.STDOUT, timeout=900)
+        proc = subprocess.run(
+            [sys.executable, "-m", "pipeline", "demo", "--chats", "4000", "--defect-rate", "0.02"],
+            cwd=REPO,
+            env=env,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            timeout=900,
+        )
     assert proc.returncode == 0, log.read_text()[-3000:]
     return root
 
@@ -50,8 +61,10 @@ def test_share_holds_one_row_per_chat_with_redacted_messages(demo):
     with duckdb.connect(str(demo / "warehouse" / "share.duckdb"), read_only=True) as con:
         n, distinct = con.execute("select count(*), count(distinct id) from chats").fetchone()
         columns = [r[0] for r in con.execute("describe chats").fetchall()]
-        placeholders = con.execute("select count(*) from chats where message like '%[EMAIL]%' "
-                                   "or message like '%[PHONE]%' or message like '%[CARD]%'").fetchone()[0]
+        placeholders = con.execute(
+            "select count(*) from chats where message like '%[EMAIL]%' "
+            "or message like '%[PHONE]%' or message like '%[CARD]%'"
+        ).fetchone()[0]
         tables = {r[0] for r in con.execute("show tables").fetchall()}
     with duckdb.connect(str(demo / "warehouse" / "warehouse.duckdb"), read_only=True) as con:
         chats = con.execute("select count(*) from staging.stg_support__chats").fetchone()[0]
@@ -66,8 +79,7 @@ def test_no_ground_truth_value_leaks_into_shareable_outputs_or_logs(demo):
     values = truth_values(demo)
     assert len(values) > 500
     files = [demo / "warehouse" / "share.duckdb", demo / "demo.log"]
-    for folder in ("warehouse/exports/", "landing/quarantine", "landing/failed", "warehouse/reports",
-                   "warehouse/logs"):
+    for folder in ("warehouse/exports/", "landing/quarantine", "landing/failed", "warehouse/reports", "warehouse/logs"):
         files += [p for p in (demo / folder).rglob("*") if p.is_file()]
     assert any("quarantine" in str(p) for p in files), "the demo quarantines rows (defect rate 2%)"
     for path in files:
@@ -143,9 +155,14 @@ def test_a_full_run_opens_no_network_connection(tmp_path):
     env = {**os.environ, "HOME": str(home), "PIPELINE_PSEUDONYM_KEY_FILE": str(tmp_path / "key")}
     env.pop("DO_NOT_TRACK", None)
     env.pop("DBT_SEND_ANONYMOUS_USAGE_STATS", None)
-    proc = subprocess.run([sys.executable, "-c", NO_NETWORK, str(out), "run", "--landing", str(landing),
-                           "--warehouse", str(warehouse)], cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-c", NO_NETWORK, str(out), "run", "--landing", str(landing), "--warehouse", str(warehouse)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     result = json.loads(out.read_text())
     assert result["code"] == 0, proc.stderr[-3000:]
     assert result["attempts"] == []

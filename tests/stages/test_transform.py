@@ -6,6 +6,7 @@ category, and daylight saving in Melbourne. Every mart is
 compared with figures computed here in plain Python (zoneinfo for local time),
 for each category rollup. dbt runs once per rollup (module-scoped fixture).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -118,8 +119,15 @@ def _latest_chats() -> list[dict]:
         if row[0] not in latest or row[6:8] > latest[row[0]][6:8]:
             latest[row[0]] = row
     return [
-        {"id": r[0], "category_id": r[1], "created_at": _ts(r[2]), "customer": r[3], "resolved_at": _ts(r[4]),
-         "batch_id": r[5], "line_number": r[7]}
+        {
+            "id": r[0],
+            "category_id": r[1],
+            "created_at": _ts(r[2]),
+            "customer": r[3],
+            "resolved_at": _ts(r[4]),
+            "batch_id": r[5],
+            "line_number": r[7],
+        }
         for r in latest.values()
     ]
 
@@ -180,7 +188,8 @@ def _expected_category_marts(rollup: str) -> dict[str, list[dict]]:
     group = GROUP[rollup]
     chats = _latest_chats()
     volume = Counter(
-        group[c["category_id"]] for c in chats
+        group[c["category_id"]]
+        for c in chats
         if c["customer"] and c["category_id"] in RESOLVED and not RESOLVED[c["category_id"]][0]
     )
     totals, resolved = Counter(), Counter()
@@ -200,14 +209,26 @@ def _expected_category_marts(rollup: str) -> dict[str, list[dict]]:
     times = {g: round(sum(h) / len(h), 2) for g, h in hours.items()}
     time_rows = sorted(times.items(), key=lambda kv: (kv[1], str(kv[0])))
     return {
-        "volume": [{"category_group_id": g, "chats": n, "volume_rank": i}
-                   for i, (g, n) in enumerate(volume_rows, 1)],
-        "rates": [{"category_group_id": g, "total_chats": totals[g], "resolved_chats": resolved[g],
-                   "resolution_rate_pct": pytest.approx(r), "rate_rank": i}
-                  for i, (g, r) in enumerate(rate_rows, 1)],
-        "times": [{"category_group_id": g, "resolved_chats": len(hours[g]),
-                   "avg_resolution_hours": pytest.approx(t), "speed_rank": i}
-                  for i, (g, t) in enumerate(time_rows, 1)],
+        "volume": [{"category_group_id": g, "chats": n, "volume_rank": i} for i, (g, n) in enumerate(volume_rows, 1)],
+        "rates": [
+            {
+                "category_group_id": g,
+                "total_chats": totals[g],
+                "resolved_chats": resolved[g],
+                "resolution_rate_pct": pytest.approx(r),
+                "rate_rank": i,
+            }
+            for i, (g, r) in enumerate(rate_rows, 1)
+        ],
+        "times": [
+            {
+                "category_group_id": g,
+                "resolved_chats": len(hours[g]),
+                "avg_resolution_hours": pytest.approx(t),
+                "speed_rank": i,
+            }
+            for i, (g, t) in enumerate(time_rows, 1)
+        ],
     }
 
 
@@ -256,7 +277,10 @@ def test_chats_localized_honours_daylight_saving(built):
     january, july, after_dst = rows[K[1]], rows[K[2]], rows[K[7]]
     assert january["created_at_local"] == datetime(2023, 1, 16, 1, 30)  # UTC+11
     assert (january["created_date_local"], january["created_weekday_local"], january["created_hour_local"]) == (
-        date(2023, 1, 16), 1, 1)
+        date(2023, 1, 16),
+        1,
+        1,
+    )
     assert july["created_at_local"] == datetime(2023, 7, 16, 0, 30)  # UTC+10
     assert (july["created_weekday_local"], july["created_hour_local"]) == (7, 0)
     assert after_dst["created_at_local"] == datetime(2023, 4, 3, 1, 30)  # DST ended 2023-04-02 03:00
@@ -280,7 +304,9 @@ def test_resolved_chats_per_day(built):
     first = min(_local(c["created_at"]).date() for c in chats)
     last = max(_local(ts).date() for c in chats for ts in (c["created_at"], c["resolved_at"]) if ts)
     assert (first, last) == (date(2023, 1, 16), date(2023, 7, 21))
-    expected = [{"resolved_date": d, "chats": n, "is_partial_day": d in (first, last)} for d, n in sorted(per_day.items())]
+    expected = [
+        {"resolved_date": d, "chats": n, "is_partial_day": d in (first, last)} for d, n in sorted(per_day.items())
+    ]
     rows = _query(built, "select * from marts.resolved_chats_per_day order by resolved_date")
     assert rows == expected
     assert [r["resolved_date"] for r in rows if r["is_partial_day"]] == [date(2023, 1, 16), date(2023, 7, 21)]
@@ -331,7 +357,8 @@ def test_hourly_distribution_is_full_grid(built):
     counts = Counter((_local(c["created_at"]).isoweekday(), _local(c["created_at"]).hour) for c in _latest_chats())
     expected = [
         {"weekday": d, "weekday_name": WEEKDAYS[d - 1], "hour": h, "chats": counts.get((d, h), 0)}
-        for d in range(1, 8) for h in range(24)
+        for d in range(1, 8)
+        for h in range(24)
     ]
     assert _query(built, "select * from marts.hourly_distribution order by weekday, hour") == expected
     # Monday 01:30 local: K1 (January, UTC+11) and K7 (April, UTC+10); Sunday 00:30: K2 (July)

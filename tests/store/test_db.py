@@ -1,4 +1,5 @@
 """Warehouse connections: a file locked by another process is waited for, not a crash."""
+
 from __future__ import annotations
 
 import time

@@ -6,6 +6,7 @@ line-by-line pass accounts for every record (:func:`exact_account`), and a file 
 still cannot all be accounted for is rejected as a whole rather than loaded short. Either way
 the malformed records land in the temp table ``rejects`` with their line and raw text.
 """
+
 from __future__ import annotations
 
 import csv
@@ -61,10 +62,16 @@ def fast_account(con: duckdb.DuckDBPyConnection, facts: FileFacts, n_fields: int
         if not error:
             return None, f"the reader's field count disagrees at line {index.start_lines[record]}"
         rows.append((record, error, text))
-    _insert_rejects(con, [(int(index.start_lines[r]), error, text.decode("utf-8", errors="replace"))
-                          for r, error, text in rows])
-    log.info("ingest.fast_account", records=len(records), skipped_by_reader=len(skipped),
-             malformed=len(rows), blank_lines=int(index.blank[1:].sum()))
+    _insert_rejects(
+        con, [(int(index.start_lines[r]), error, text.decode("utf-8", errors="replace")) for r, error, text in rows]
+    )
+    log.info(
+        "ingest.fast_account",
+        records=len(records),
+        skipped_by_reader=len(skipped),
+        malformed=len(rows),
+        blank_lines=int(index.blank[1:].sum()),
+    )
     return index.start_lines[kept], ""
 
 
@@ -86,7 +93,7 @@ def _align(rows: np.ndarray, records: np.ndarray) -> list[tuple[int, int]] | Non
         if len(records) - j < len(rows) - i:
             return None
         n = min(block, len(rows) - i)
-        diff = np.flatnonzero(rows[i:i + n] != records[j:j + n])
+        diff = np.flatnonzero(rows[i : i + n] != records[j : j + n])
         if not len(diff):
             i, j, block = i + n, j + n, min(block * 4, 1 << 20)
             continue
@@ -124,8 +131,10 @@ def _insert_rejects(con: duckdb.DuckDBPyConnection, rows: list[tuple[int, str, s
         writer.writerow(("line", "detail", "csv_line"))
         writer.writerows(rows)
     try:
-        con.execute(f"insert into rejects select * from read_csv({_q(fh.name)}, header = true, auto_detect = false, "
-                    "columns = {'line': 'BIGINT', 'detail': 'VARCHAR', 'csv_line': 'VARCHAR'})")
+        con.execute(
+            f"insert into rejects select * from read_csv({_q(fh.name)}, header = true, auto_detect = false, "
+            "columns = {'line': 'BIGINT', 'detail': 'VARCHAR', 'csv_line': 'VARCHAR'})"
+        )
     finally:
         os.unlink(fh.name)
 
@@ -141,15 +150,21 @@ def exact_account(con: duckdb.DuckDBPyConnection, facts: FileFacts, n_fields: in
             f"the CSV reader loaded {parsed} rows but the file holds {account.records - len(malformed)} well-formed "
             f"records{f' (first malformed record at line {first})' if first else ''}; nothing was loaded",
         )
-    log.info("ingest.exact_account", records=account.records, malformed=len(malformed),
-             other_spans=len(account.spans) - len(malformed))
+    log.info(
+        "ingest.exact_account",
+        records=account.records,
+        malformed=len(malformed),
+        other_spans=len(account.spans) - len(malformed),
+    )
     _insert_rejects(con, [(s.start, s.error, s.raw.decode("utf-8", errors="replace")) for s in malformed])
     # The data lines that are not taken by rejected records, blank lines or continuations.
     free = np.ones(max(facts.physical_lines - 1, 0), dtype=bool)  # index i is line i + 2
     for span in account.spans:
-        free[span.start - 2:span.start - 2 + span.lines] = False
+        free[span.start - 2 : span.start - 2 + span.lines] = False
     good = np.flatnonzero(free) + 2
     if len(good) != parsed:
-        raise FileRejected("unaccounted_lines", f"{len(good)} data lines are not accounted for by "
-                           f"{parsed} parsed rows; nothing was loaded")
+        raise FileRejected(
+            "unaccounted_lines",
+            f"{len(good)} data lines are not accounted for by {parsed} parsed rows; nothing was loaded",
+        )
     return good

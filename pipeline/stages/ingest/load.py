@@ -18,6 +18,7 @@ The steps live in their own modules: ``scan`` (file facts), ``validate`` (the SQ
 ``account`` (every record proven), and this one, ``load`` (one transaction, the ledger
 verbs, the archive move).
 """
+
 from __future__ import annotations
 
 import os
@@ -67,8 +68,7 @@ def ingest_file(settings: Settings, path: Path) -> IngestResult:
     batch_id = ledger.batch_id_for(facts.sha256)
     structlog.contextvars.bind_contextvars(batch_id=batch_id)
     with stage("ingest") as summary, db.connect(settings) as con:
-        reg = ledger.register(con, file=path.name, sha256=facts.sha256, size_bytes=facts.size_bytes,
-                              dataset=dataset)
+        reg = ledger.register(con, file=path.name, sha256=facts.sha256, size_bytes=facts.size_bytes, dataset=dataset)
         record = ledger.get(con, reg.batch_id)
         if reg.is_duplicate:
             dest = landing.archive_duplicate(settings, path, reg.batch_id)
@@ -79,9 +79,15 @@ def ingest_file(settings: Settings, path: Path) -> IngestResult:
             # Finish the quarantine file and the move; nothing is loaded twice.
             _write_quarantine_csv(con, settings, dataset, batch_id)
             summary.update(status="already_ingested")
-            return IngestResult(batch_id, dataset, "already_ingested", rows_read=record["rows_read"],
-                                rows_loaded=record["rows_loaded"], rows_quarantined=record["rows_quarantined"],
-                                archived_to=landing.archive(settings, path, record))
+            return IngestResult(
+                batch_id,
+                dataset,
+                "already_ingested",
+                rows_read=record["rows_read"],
+                rows_loaded=record["rows_loaded"],
+                rows_quarantined=record["rows_quarantined"],
+                archived_to=landing.archive(settings, path, record),
+            )
         ledger.start(con, batch_id)
         try:
             if dataset is None:
@@ -99,9 +105,14 @@ def ingest_file(settings: Settings, path: Path) -> IngestResult:
             ledger.fail(con, batch_id, "ingest_error", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
             raise
         result.archived_to = landing.archive(settings, path, record)
-        summary.update(status="ingested", rows_read=result.rows_read, rows_loaded=result.rows_loaded,
-                       rows_quarantined=result.rows_quarantined, reasons=result.reasons,
-                       extra_columns=result.extra_columns)
+        summary.update(
+            status="ingested",
+            rows_read=result.rows_read,
+            rows_loaded=result.rows_loaded,
+            rows_quarantined=result.rows_quarantined,
+            reasons=result.reasons,
+            extra_columns=result.extra_columns,
+        )
         return result
 
 
@@ -119,8 +130,9 @@ def _column_map(dataset: str, names: list[str]) -> tuple[dict[str, str], list[st
     return columns, extra_columns
 
 
-def _read_and_account(con: duckdb.DuckDBPyConnection, facts: FileFacts, dataset: str,
-                      columns: dict[str, str]) -> object:
+def _read_and_account(
+    con: duckdb.DuckDBPyConnection, facts: FileFacts, dataset: str, columns: dict[str, str]
+) -> object:
     """Temp table ``v`` (validated rows) and ``rejects``; returns the source line of each row of ``v``."""
     n_fields = len(columns)
     con.execute("set TimeZone = 'UTC'")
@@ -180,14 +192,16 @@ def _quarantine_record_sql(settings: Settings, dataset: str, names: list[str]) -
     return f"json_object({', '.join(pick(c) for c in names if c in contract)}, '_extra', _extra)::varchar"
 
 
-def _load(con: duckdb.DuckDBPyConnection, settings: Settings, facts: FileFacts, dataset: str,
-          names: list[str], record: dict) -> IngestResult:
+def _load(
+    con: duckdb.DuckDBPyConnection, settings: Settings, facts: FileFacts, dataset: str, names: list[str], record: dict
+) -> IngestResult:
     """Validate, account and write one batch in one transaction (audit rows, quarantine, ledger)."""
     batch_id, seq = record["batch_id"], record["seq"]
     columns, extra_columns = _column_map(dataset, names)
     good_lines, held_lines, has_dups = _hold_back(con, _read_and_account(con, facts, dataset, columns))  # noqa: F841
     parsed, flagged = con.execute(
-        "select count(*), count(*) filter (where reason_code = 'malformed_row') from v").fetchone()
+        "select count(*), count(*) filter (where reason_code = 'malformed_row') from v"
+    ).fetchone()
     rejected = con.execute("select count(*) from rejects").fetchone()[0]
     numbered = "(select v.*, v.rowid as rid, good_lines.line as _line_number from v positional join good_lines)"
     is_dup = "rid in (select rid from dup_rows)" if has_dups else "false"
@@ -200,11 +214,15 @@ def _load(con: duckdb.DuckDBPyConnection, settings: Settings, facts: FileFacts, 
         with db.transaction(con):
             con.execute(f"delete from audit.{dataset} where _batch_id = ?", [batch_id])
             con.execute("delete from meta.quarantine where batch_id = ?", [batch_id])
-            con.execute(f"""
+            con.execute(
+                f"""
                 insert into audit.{dataset} ({cols}, _extra, _batch_id, _batch_seq, _line_number, _loaded_at)
                 select {cols}, _extra, ?, ?, _line_number, ?
-                from {numbered} where reason_code is null and not ({is_dup})""", [batch_id, seq, now])
-            con.execute(f"""
+                from {numbered} where reason_code is null and not ({is_dup})""",
+                [batch_id, seq, now],
+            )
+            con.execute(
+                f"""
                 insert into meta.quarantine
                 select ?, ?, _line_number, final_reason,
                        map_extract(map {{{reason_text}}}, final_reason)[1],
@@ -214,31 +232,54 @@ def _load(con: duckdb.DuckDBPyConnection, settings: Settings, facts: FileFacts, 
                       from v join held_lines on v.rowid = held_lines.rid)
                 union all
                 select ?, ?, line, 'malformed_row', 'the CSV reader could not parse the row: ' || detail,
-                       {patterns.redact_sql('csv_line')}, ?
-                from rejects""", [batch_id, dataset, now, batch_id, dataset, now])
-            counts = dict(con.execute("select reason_code, count(*) from meta.quarantine where batch_id = ? "
-                                      "group by 1 order by 1", [batch_id]).fetchall())
-            loaded = con.execute(f"select count(*) from audit.{dataset} where _batch_id = ?",
-                                 [batch_id]).fetchone()[0]
+                       {patterns.redact_sql("csv_line")}, ?
+                from rejects""",
+                [batch_id, dataset, now, batch_id, dataset, now],
+            )
+            counts = dict(
+                con.execute(
+                    "select reason_code, count(*) from meta.quarantine where batch_id = ? group by 1 order by 1",
+                    [batch_id],
+                ).fetchall()
+            )
+            loaded = con.execute(f"select count(*) from audit.{dataset} where _batch_id = ?", [batch_id]).fetchone()[0]
             quarantined = sum(counts.values())
             rows_read = parsed - flagged + rejected
             assert rows_read == loaded + quarantined, "conservation violated"  # by construction
-            ledger.advance(con, batch_id, "ingested", rows_read=rows_read, rows_loaded=loaded,
-                           rows_quarantined=quarantined, extra_columns=extra_columns)
+            ledger.advance(
+                con,
+                batch_id,
+                "ingested",
+                rows_read=rows_read,
+                rows_loaded=loaded,
+                rows_quarantined=quarantined,
+                extra_columns=extra_columns,
+            )
     finally:
-        con.execute("drop table if exists v; drop table if exists rejects; drop table if exists reader_rejects; "
-                    "drop table if exists reader_scans; drop table if exists dup_rows")
+        con.execute(
+            "drop table if exists v; drop table if exists rejects; drop table if exists reader_rejects; "
+            "drop table if exists reader_scans; drop table if exists dup_rows"
+        )
     # After the commit: a failed load leaves no quarantine file behind. A crash before this
     # line is repaired when the stage resumes (see ingest_file, already_ingested).
     _write_quarantine_csv(con, settings, dataset, batch_id)
     if extra_columns:
         log.warning("ingest.extra_columns_kept", extra_columns=extra_columns)
-    return IngestResult(batch_id, dataset, "ingested", rows_read=rows_read, rows_loaded=loaded,
-                        rows_quarantined=quarantined, reasons=counts, extra_columns=extra_columns)
+    return IngestResult(
+        batch_id,
+        dataset,
+        "ingested",
+        rows_read=rows_read,
+        rows_loaded=loaded,
+        rows_quarantined=quarantined,
+        reasons=counts,
+        extra_columns=extra_columns,
+    )
 
 
-def _write_quarantine_csv(con: duckdb.DuckDBPyConnection, settings: Settings, dataset: str,
-                          batch_id: str) -> Path | None:
+def _write_quarantine_csv(
+    con: duckdb.DuckDBPyConnection, settings: Settings, dataset: str, batch_id: str
+) -> Path | None:
     """Rejected rows, restricted (0600 in a 0700 folder): they keep raw values so they can be fixed."""
     secure_dir(settings.quarantine_dir)
     folder = secure_dir(settings.quarantine_dir / dataset)

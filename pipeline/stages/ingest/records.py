@@ -11,6 +11,7 @@ it can swallow a good line without a record. Ingest therefore never trusts it:
   files the fast path cannot line up;
 * :func:`check` judges one record's raw bytes (UTF-8, quoting, field count) for both.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -63,8 +64,10 @@ def check(record: bytes, n_fields: int) -> str:
         pieces = record.split(b'"')
         outside = pieces[0::2]
         last = len(outside) - 1
-        if all(not piece or ((i == 0 or piece.startswith(b",")) and (i == last or piece.endswith(b",")))
-               for i, piece in enumerate(outside)):
+        if all(
+            not piece or ((i == 0 or piece.startswith(b",")) and (i == last or piece.endswith(b",")))
+            for i, piece in enumerate(outside)
+        ):
             found = sum(piece.count(b",") for piece in outside) + 1
         else:
             found = _count_fields(record)
@@ -90,7 +93,7 @@ def _count_fields(record: bytes) -> int | str:
                 k = record.find(b'"', j)
                 if k < 0:
                     return "bad quoting (a quoted field is not closed)"
-                if record[k + 1:k + 2] == b'"':  # escaped quote
+                if record[k + 1 : k + 2] == b'"':  # escaped quote
                     j = k + 2
                     continue
                 break
@@ -225,10 +228,16 @@ class RecordIndexer:
         if self.offset and self.last_byte != 10:  # text after the last newline
             physical += 1
             if not open_quote:  # a last record without a newline: as if one followed
-                self._add(np.array([self.offset + 1]), np.array([self.quotes]), np.array([physical]),
-                          np.array([int(self.last_byte == 13)]))
+                self._add(
+                    np.array([self.offset + 1]),
+                    np.array([self.quotes]),
+                    np.array([physical]),
+                    np.array([int(self.last_byte == 13)]),
+                )
         ends, start_lines, fingerprint = (
-            (np.concatenate(arrays) for arrays in zip(*self._parts)) if self._parts
-            else (np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int32)))
+            (np.concatenate(arrays) for arrays in zip(*self._parts))
+            if self._parts
+            else (np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int32))
+        )
         self._parts = []
         return RecordIndex(ends, start_lines, fingerprint, physical, open_quote)

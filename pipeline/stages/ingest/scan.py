@@ -6,6 +6,7 @@ to tell text from binary, and — for ingest — builds the record index
 Whole-file problems (not UTF-8, no header, missing columns …) are found here and raised as
 :class:`~pipeline.errors.FileRejected` with a stable code.
 """
+
 from __future__ import annotations
 
 import csv
@@ -84,8 +85,9 @@ def scan_file(path: Path, *, index: bool = False) -> FileFacts:
     cr_only = newlines == 0 and has_cr
     lines = newlines + (1 if last not in (b"", b"\n") else 0)
     records = indexer.finish() if indexer and not unreadable else None
-    return FileFacts(path, sha.hexdigest(), size, lines, first_line.split(b"\r", 1)[0], head, cr_only,
-                     unreadable, records)
+    return FileFacts(
+        path, sha.hexdigest(), size, lines, first_line.split(b"\r", 1)[0], head, cr_only, unreadable, records
+    )
 
 
 def _looks_binary(head: bytes) -> bool:
@@ -122,9 +124,7 @@ def parse_header(facts: FileFacts, dataset: str) -> list[str]:
         raise FileRejected("duplicate_columns", f"header names repeat: {', '.join(dupes)}")
     missing = [c for c in required if c not in names]
     if missing:
-        raise FileRejected(
-            "missing_columns", f"required column(s) missing for {dataset}: {', '.join(missing)}"
-        )
+        raise FileRejected("missing_columns", f"required column(s) missing for {dataset}: {', '.join(missing)}")
     if facts.physical_lines < 2:
         raise FileRejected("no_rows", "the file has a header but no data rows")
     return names

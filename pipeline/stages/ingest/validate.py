@@ -4,6 +4,7 @@ One ``SELECT`` gives each row its typed values, the raw text of the checked colu
 most one reason code (:data:`pipeline.contract.REASONS`). Built as nested named layers so
 every value is computed once: raw text → typed values → range checks → reason.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -22,8 +23,10 @@ def _bool_sql(raw: str) -> str:
     words_t = ", ".join(_q(w) for w in TRUE_WORDS)
     words_f = ", ".join(_q(w) for w in FALSE_WORDS)
     word = f"lower(trim({raw}))"
-    return (f"case {raw} when 'true' then true when 'false' then false else "
-            f"case when {word} in ({words_t}) then true when {word} in ({words_f}) then false end end")
+    return (
+        f"case {raw} when 'true' then true when 'false' then false else "
+        f"case when {word} in ({words_t}) then true when {word} in ({words_f}) then false end end"
+    )
 
 
 def _ts_sql(raw: str) -> str:
@@ -31,8 +34,10 @@ def _ts_sql(raw: str) -> str:
     # rejects forms TIMESTAMPTZ would misread (' -0500'). The range check (next layer) drops
     # 'infinity' and years no export has. A timestamp starts with a digit: DuckDB's words
     # ('epoch', 'infinity', ...) are not timestamps of a chat.
-    return (f"case when ascii({raw}) between 48 and 57 then try_cast({raw} as timestamp) "
-            f"when ascii(ltrim({raw})) between 48 and 57 then try_cast(trim({raw}) as timestamp) end")
+    return (
+        f"case when ascii({raw}) between 48 and 57 then try_cast({raw} as timestamp) "
+        f"when ascii(ltrim({raw})) between 48 and 57 then try_cast(trim({raw}) as timestamp) end"
+    )
 
 
 def _in_range(ts: str) -> str:
@@ -41,8 +46,10 @@ def _in_range(ts: str) -> str:
 
 def _fingerprint_sql(read_cols: list[str]) -> str:
     """Per present field: its bytes without quotes plus the comma after it; minus one."""
-    fields = [f"coalesce(case when contains({c}, '\"') then strlen(replace({c}, '\"', '')) else strlen({c}) end + 1, 0)"
-              for c in read_cols]
+    fields = [
+        f"coalesce(case when contains({c}, '\"') then strlen(replace({c}, '\"', '')) else strlen({c}) end + 1, 0)"
+        for c in read_cols
+    ]
     total = " + ".join(fields) if len(fields) <= 100 else f"list_sum([{', '.join(fields)}])"  # expression depth
     return f"({total} - 1)::integer"
 
@@ -57,10 +64,14 @@ def validated_select(dataset: str, columns: dict[str, str], read: str, overflow:
     :class:`pipeline.stages.ingest.records.RecordIndex`).
     """
     contract = tuple(DATASET_COLUMNS[dataset])
-    raws = ", ".join(f"nullif({columns[c]}, '') as r_{c}" if c in columns else f"null::varchar as r_{c}"
-                     for c in contract)
-    extras = [f"{_q(name.removeprefix('extra:'))}, nullif({col}, '')" for name, col in columns.items()
-              if name.startswith("extra:")]
+    raws = ", ".join(
+        f"nullif({columns[c]}, '') as r_{c}" if c in columns else f"null::varchar as r_{c}" for c in contract
+    )
+    extras = [
+        f"{_q(name.removeprefix('extra:'))}, nullif({col}, '')"
+        for name, col in columns.items()
+        if name.startswith("extra:")
+    ]
     extra_sql = f"json_object({', '.join(extras)})" if extras else "null::json"
     if overflow:
         read_cols = [f"c{i}" for i in range(len(columns))] + [overflow]
@@ -69,11 +80,11 @@ def validated_select(dataset: str, columns: dict[str, str], read: str, overflow:
         malformed, fingerprint = "false", "null::integer"
     if dataset == "chats":
         typed = f"""
-            {_uuid_sql('r_id')} as id,
-            {_uuid_sql('r_chat_category_id')} as chat_category_id,
-            {_ts_sql('r_created_at')} as created_at,
-            {_bool_sql('r_is_customer_initiated')} as is_customer_initiated,
-            {_ts_sql('r_resolved_at')} as resolved_at,
+            {_uuid_sql("r_id")} as id,
+            {_uuid_sql("r_chat_category_id")} as chat_category_id,
+            {_ts_sql("r_created_at")} as created_at,
+            {_bool_sql("r_is_customer_initiated")} as is_customer_initiated,
+            {_ts_sql("r_resolved_at")} as resolved_at,
             r_message as message"""
         ranged = f"* replace ({_in_range('created_at')}, {_in_range('resolved_at')})"
         reason = """
@@ -92,9 +103,9 @@ def validated_select(dataset: str, columns: dict[str, str], read: str, overflow:
             end"""
     else:
         typed = f"""
-            {_uuid_sql('r_id')} as id,
+            {_uuid_sql("r_id")} as id,
             {_uuid_sql("case when lower(trim(r_parent_id)) = 'null' then null else r_parent_id end")} as parent_id,
-            {_bool_sql('r_disabled')} as disabled"""
+            {_bool_sql("r_disabled")} as disabled"""
         ranged = "*"
         reason = """
             case
@@ -110,7 +121,7 @@ def validated_select(dataset: str, columns: dict[str, str], read: str, overflow:
     # Raw text is kept only for rejected rows: it is what the quarantine shows.
     keep_raw = ", ".join(f"case when reason_code is not null then r_{c} end as r_{c}" for c in CHECKED_COLUMNS[dataset])
     return f"""
-        select {', '.join(contract)}, _extra, reason_code, {keep_raw}, _fp
+        select {", ".join(contract)}, _extra, reason_code, {keep_raw}, _fp
         from (
             select *, {reason} as reason_code
             from (
@@ -126,8 +137,9 @@ def validated_select(dataset: str, columns: dict[str, str], read: str, overflow:
         )"""
 
 
-
 _NULL = "\x1f<null>\x1f"  # the reader's NULL string: not in CSV text, so empty fields read as ''
+
+
 def read_csv(path: Path, n_fields: int, *, padded: bool) -> str:
     """DuckDB's reader over the file, every field as text, records it cannot parse skipped.
 
@@ -141,7 +153,9 @@ def read_csv(path: Path, n_fields: int, *, padded: bool) -> str:
     """
     names = [f"c{i}" for i in range(n_fields)] + (["c_over"] if padded else [])
     spec = "{" + ", ".join(f"'{name}': 'VARCHAR'" for name in names) + "}"
-    return (f"read_csv({_q(str(path))}, header = true, auto_detect = false, delim = ',', quote = '\"', "
-            f"escape = '\"', columns = {spec}, nullstr = {_q(_NULL)}, null_padding = {str(padded).lower()}, "
-            f"store_rejects = true, rejects_table = 'reader_rejects', rejects_scan = 'reader_scans', "
-            f"max_line_size = {MAX_LINE})")
+    return (
+        f"read_csv({_q(str(path))}, header = true, auto_detect = false, delim = ',', quote = '\"', "
+        f"escape = '\"', columns = {spec}, nullstr = {_q(_NULL)}, null_padding = {str(padded).lower()}, "
+        f"store_rejects = true, rejects_table = 'reader_rejects', rejects_scan = 'reader_scans', "
+        f"max_line_size = {MAX_LINE})"
+    )
