@@ -20,7 +20,10 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import duckdb
+
 from pipeline import logs
+from pipeline.generate import generate as write
 from pipeline.orchestration import runner
 from pipeline.settings import load_settings
 from pipeline.stages.ingest import ingest_file
@@ -58,8 +61,6 @@ def measured() -> Iterator[dict[str, float]]:
 
 def _connect(db: str):
     """A DuckDB connection with the pipeline's limits, so baselines run under the same rules."""
-    import duckdb
-
     settings = load_settings()
     con = duckdb.connect(db)
     con.execute(f"set threads = {settings.duckdb_threads}")
@@ -69,8 +70,6 @@ def _connect(db: str):
 
 def generate(chats: str, *seeds_and_folders: str) -> dict:
     """Generated categories + chats pairs (1 % defects, with messages): one per ``seed folder`` pair."""
-    from pipeline.generate import generate as write
-
     pairs = list(zip(seeds_and_folders[::2], seeds_and_folders[1::2]))
     with measured() as clock:
         for seed, folder in pairs:

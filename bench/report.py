@@ -41,7 +41,10 @@ def _target(name: str, figure: float | None, unit: str, op: str, limit: float, n
 
 
 def targets(report: dict) -> list[dict]:
-    """Every target of the benchmark issue with the figure measured in this run."""
+    """Every target of the benchmark issue with the figure measured in this run.
+
+    (Long: one entry per target, written out.)
+    """
     found = []
     if report.get("ingest"):
         top = report["ingest"][-1]
@@ -360,7 +363,10 @@ def _minor_label(decades: float):
 
 
 def plot_scaling(scaling: dict, path: Path) -> Path:
-    """Wall time and peak RSS against rows on log-log axes, with the fitted power laws."""
+    """Wall time and peak RSS against rows on log-log axes, with the fitted power laws.
+
+    (Long: matplotlib set-up of two axes; matplotlib is imported here, only bench plots need it.)
+    """
     import matplotlib
 
     matplotlib.use("Agg")

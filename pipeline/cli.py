@@ -171,6 +171,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
+    """Every command and its options; one declarative list, long because the CLI is."""
     parser = argparse.ArgumentParser(
         prog="pipeline",
         description="Chat-analytics micro-batch pipeline: drop CSVs in landing/, get validated, audited, redacted analysis.",

@@ -140,7 +140,10 @@ def _level_sizes(n: int) -> list[int]:
 
 
 def _write_categories(path: Path, n: int, seed: int, defect_rate: float) -> tuple[dict, list[str]]:
-    """Write categories.csv; return (file manifest incl. stats, valid category ids)."""
+    """Write categories.csv; return (file manifest incl. stats, valid category ids).
+
+    (Long: one vectorised pass that draws the tree, its defects and their counts together.)
+    """
     rng = np.random.default_rng([seed, 1])
     sizes = _level_sizes(n)
     level = np.repeat(np.arange(1, 5), sizes)
@@ -227,6 +230,8 @@ def _write_categories(path: Path, n: int, seed: int, defect_rate: float) -> tupl
 
 def _time_lookups(seed: int) -> tuple[list[int], list[int], list[int], list[int]]:
     """Return (day lookup, UTC ms of each local Melbourne midnight, weekend flag, hour lookup).
+
+    (Long: the hour profiles are data, written out.)
 
     Local days 2023-01-02..2023-12-31, weekends at 45 % weight; hour profiles peak in
     Melbourne business hours (UTC+11 in summer, +10 in winter).
@@ -485,7 +490,10 @@ def _csv_field_sql(expr: str) -> str:
 
 
 def _message_ctes(seed: int) -> str:
-    """CTEs m1..m4 over ``t`` adding ``message`` and the PII columns ptype1/pii1/ptype2/pii2."""
+    """CTEs m1..m4 over ``t`` adding ``message`` and the PII columns ptype1/pii1/ptype2/pii2.
+
+    (Long: one SQL statement in named layers.)
+    """
 
     def h(p: str) -> str:
         return f"hash(i, {seed}, '{p}')"
@@ -565,7 +573,10 @@ def _has_pii_sql(seed: int) -> str:
 
 
 def _chats_sql(n: int, seed: int, defect_rate: float, messages: bool, category_ids: list[str], src: str = "idx") -> str:
-    """One relation over table ``idx(i)``: the CSV line of every chat plus the columns the manifest counts."""
+    """One relation over table ``idx(i)``: the CSV line of every chat plus the columns the manifest counts.
+
+    (Long: one SQL statement; each defect is a named layer of it.)
+    """
 
     def h(p: str) -> str:
         return f"hash(i, {seed}, '{p}')"

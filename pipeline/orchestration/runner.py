@@ -46,13 +46,12 @@ def build(tasks: list[luigi.Task], *, scheduler_url: str | None = None, own_sign
     return luigi.build(tasks, workers=1, detailed_summary=False, log_level="WARNING", **kwargs)
 
 
-def _outcome(settings: Settings, path: Path, batch_id: str | None) -> BatchOutcome:
+def _outcome(con, path: Path, batch_id: str | None) -> BatchOutcome:
     """What the ledger says about the batch of one file after the run."""
     if batch_id is None:
         return BatchOutcome(path.name, None, ledger.FAILED, "the file could not be read (see the log)")
-    with db.connect(settings) as con:
-        record = ledger.get(con, batch_id)
-        dup = ledger.latest_duplicate(con, batch_id, path.name)
+    record = ledger.get(con, batch_id)
+    dup = ledger.latest_duplicate(con, batch_id, path.name)
     if dup and not path.exists() and ledger.is_done(record):
         return BatchOutcome(path.name, dup, ledger.DUPLICATE)
     if record is None:
@@ -71,7 +70,10 @@ def run(
     if tasks:
         build(tasks, scheduler_url=scheduler_url, own_signals=own_signals)
     by_file = {Path(t.path): t.batch_id for t in tasks if isinstance(t, ProcessFile)}
-    outcomes = [_outcome(settings, path, by_file.get(path)) for path in files]
+    if not files:
+        return []
+    with db.connect(settings) as con:
+        outcomes = [_outcome(con, path, by_file.get(path)) for path in files]
     for outcome in outcomes:
         log.info(
             "batch.finished", file=outcome.file, batch_id=outcome.batch_id, status=outcome.status, error=outcome.error

@@ -38,7 +38,10 @@ def _rows(con, sql: str, params: list | None = None) -> list[dict[str, Any]]:
 
 
 def collect(settings: Settings) -> dict[str, Any]:
-    """Read the share layer's marts and shape the analysis document (keys fixed by the contract)."""
+    """Read the share layer's marts and shape the analysis document (keys fixed by the contract).
+
+    (Long: one query per section of the document, read in one connection.)
+    """
     with db.connect_share(settings) as con:
         days = _rows(
             con,
@@ -152,6 +155,9 @@ def _hourly_grid_md(hourly: list[dict[str, Any]]) -> str:
 
 
 def draw_heatmap(hourly: list[dict[str, Any]], path: Path, timezone: str) -> None:
+    """The weekday × hour heatmap PNG."""
+    # Imported here: matplotlib costs ~0.5 s of start-up that only this function needs, and its
+    # backend must be chosen before pyplot is imported.
     import matplotlib
 
     matplotlib.use("Agg")

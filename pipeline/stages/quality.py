@@ -157,6 +157,8 @@ def run_gate(
 ) -> GateResult:
     """Scan the audit rows of ``batch_id`` with ``soda/<dataset>.yml`` and write its reports.
 
+    (Long: argument checks, the scan, the report and its log line; the report is one literal.)
+
     ``now`` is the batch's landing time (freshness is measured against it; naive = UTC).
     ``variables`` adds scan variables, e.g. ``{"FRESHNESS_WARN_DAYS": "30"}`` (BATCH_ID and NOW
     always come from the arguments).

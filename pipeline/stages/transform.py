@@ -123,7 +123,8 @@ def _release_warehouse() -> None:
 
     Otherwise this process holds the warehouse file lock (other processes cannot
     write) and cannot itself reopen the file with other settings. dbt-duckdb has no
-    public hook for this, hence the class attributes.
+    public hook for this, hence the class attributes. (Imported here like dbtRunner: dbt is slow
+    to import and only this stage needs it.)
     """
     from dbt.adapters.duckdb.connections import DuckDBConnectionManager
     from dbt.adapters.factory import reset_adapters

@@ -195,7 +195,11 @@ def _quarantine_record_sql(settings: Settings, dataset: str, names: list[str]) -
 def _load(
     con: duckdb.DuckDBPyConnection, settings: Settings, facts: FileFacts, dataset: str, names: list[str], record: dict
 ) -> IngestResult:
-    """Validate, account and write one batch in one transaction (audit rows, quarantine, ledger)."""
+    """Validate, account and write one batch in one transaction (audit rows, quarantine, ledger).
+
+    Longer than most: its statements share one transaction and two arrays (``good_lines``,
+    ``held_lines``) that DuckDB scans by name from this frame, so they stay together.
+    """
     batch_id, seq = record["batch_id"], record["seq"]
     columns, extra_columns = _column_map(dataset, names)
     good_lines, held_lines, has_dups = _hold_back(con, _read_and_account(con, facts, dataset, columns))  # noqa: F841

@@ -57,6 +57,8 @@ def _fingerprint_sql(read_cols: list[str]) -> str:
 def validated_select(dataset: str, columns: dict[str, str], read: str, overflow: str | None = None) -> str:
     """SELECT producing typed columns, raw text of the checked columns and one reason code.
 
+    (One statement in named layers; splitting it would scatter one query over several functions.)
+
     Three layers, so that every value is computed once: raw text (an empty field is NULL),
     typed values, then the reason code. With ``overflow`` (the padded read of the fast path)
     a row with too few fields (the last column padded with NULL) or too many (the overflow
