@@ -59,10 +59,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     missing = [str(f) for f in files if not f.exists()]
     if missing:
         raise PipelineError(f"no such file: {', '.join(missing)}")
-    if not files:
-        print(f"nothing to do: no CSV files waiting in {settings.landing}")
-        return 0
+    # Always through the runner: it also finishes batches an earlier run or a crash left unfinished.
     outcomes = runner.run(settings, files, scheduler_url=args.scheduler_url or settings.scheduler_url)
+    if not outcomes:
+        print(f"nothing to do: no CSV files waiting in {settings.landing} and no unfinished batches")
+        return 0
     _print_outcomes(outcomes)
     bad = [o for o in outcomes if not o.ok]
     if bad:

@@ -23,6 +23,13 @@ class FileRejected(PipelineError):
         self.message = message
 
 
+class FileChanged(PipelineError):
+    """A landed file changed after it was picked up (a copy still in progress, a rewrite in place).
+
+    Nothing of it was committed; it stays in landing/ and is taken again once it is complete.
+    """
+
+
 class QualityGateFailed(PipelineError):
     """The Soda scan of a batch had failing checks; the batch is not published."""
 
@@ -33,3 +40,7 @@ class TransformFailed(PipelineError):
 
 class WarehouseLocked(PipelineError):
     """Another process held the DuckDB file lock for longer than the configured timeout."""
+
+
+class WarehouseUnusable(PipelineError):
+    """The warehouse file is corrupt, not a DuckDB file, or missing while history exists."""

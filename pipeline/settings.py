@@ -58,6 +58,8 @@ class Settings:
     settle_seconds: float = 1.0
     reconcile_seconds: float = 30.0
     lock_timeout_seconds: float = 120.0
+    #: How long a pipeline process waits for another one's write phase (a stage) to end.
+    writer_wait_seconds: float = 3600.0
     pseudonym_key: str | None = None
     pseudonym_key_file: Path = Path.home() / ".config" / "pipeline" / "pseudonym.key"
     pii_identifier_columns: tuple[str, ...] = ()
@@ -163,6 +165,7 @@ def load_settings(landing: Path | str | None = None, warehouse: Path | str | Non
         settle_seconds=float(pick("settle_seconds", "1.0")),
         reconcile_seconds=float(pick("reconcile_seconds", "30")),
         lock_timeout_seconds=float(pick("lock_timeout_seconds", "120")),
+        writer_wait_seconds=float(pick("writer_wait_seconds", "3600")),
         pseudonym_key=env.get("PIPELINE_PSEUDONYM_KEY") or None,
         pseudonym_key_file=Path(key_file).expanduser()
         if key_file

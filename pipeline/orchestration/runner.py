@@ -49,37 +49,87 @@ def build(tasks: list[luigi.Task], *, scheduler_url: str | None = None, own_sign
 def _outcome(con, path: Path, batch_id: str | None) -> BatchOutcome:
     """What the ledger says about the batch of one file after the run."""
     if batch_id is None:
-        return BatchOutcome(path.name, None, ledger.FAILED, "the file could not be read (see the log)")
+        return BatchOutcome(
+            landing.display_name(path.name), None, ledger.FAILED, "the file could not be read (see the log)"
+        )
     record = ledger.get(con, batch_id)
-    dup = ledger.latest_duplicate(con, batch_id, path.name)
+    dup = ledger.latest_duplicate(con, batch_id, landing.display_name(path.name))
     if dup and not path.exists() and ledger.is_done(record):
-        return BatchOutcome(path.name, dup, ledger.DUPLICATE)
+        return BatchOutcome(landing.display_name(path.name), dup, ledger.DUPLICATE)
     if record is None:
-        return BatchOutcome(path.name, batch_id, ledger.FAILED, "the batch never reached the ledger")
-    return BatchOutcome(path.name, batch_id, record["status"], record["error"])
+        return BatchOutcome(
+            landing.display_name(path.name), batch_id, ledger.FAILED, "the batch never reached the ledger"
+        )
+    return BatchOutcome(landing.display_name(path.name), batch_id, record["status"], record["error"])
+
+
+#: A run waits up to this many settle times for files still being written.
+SETTLE_WAIT_FACTOR = 10
+#: Rounds a run makes for files that changed while they were being taken (copies in progress).
+CHANGED_FILE_ROUNDS = 3
 
 
 def run(
-    settings: Settings, files: list[Path] | None = None, *, scheduler_url: str | None = None, own_signals: bool = True
+    settings: Settings,
+    files: list[Path] | None = None,
+    *,
+    scheduler_url: str | None = None,
+    own_signals: bool = True,
+    settled: bool = False,
 ) -> list[BatchOutcome]:
     """Process ``files`` (default: all waiting in landing/) and resume unfinished batches, in one
-    Luigi run; returns one outcome per file."""
-    files = [Path(f).resolve() for f in (landing.discover(settings) if files is None else files)]
+    Luigi run; returns one outcome per file, then one per resumed batch.
+
+    Files are taken only once complete (``settled``: the caller, the watcher, checked already):
+    one still being written after :data:`SETTLE_WAIT_FACTOR` settle times is left for the next
+    run. A file that changed after it was queued is taken again (up to :data:`CHANGED_FILE_ROUNDS`).
+    """
+    todo = [Path(f).resolve() for f in (landing.discover(settings) if files is None else files)]
+    busy: list[Path] = []
+    if not settled:
+        todo, busy = landing.wait_until_settled(
+            todo, settings.settle_seconds, timeout=SETTLE_WAIT_FACTOR * settings.settle_seconds
+        )
     common = {"landing": str(settings.landing), "warehouse": str(settings.warehouse)}
-    tasks = pending_tasks(settings, files, **common)
-    if tasks:
+    outcomes: dict[Path, BatchOutcome] = {}
+    resumed: list[BatchOutcome] = []
+    for round_ in range(CHANGED_FILE_ROUNDS):
+        tasks = pending_tasks(settings, todo, **common)
+        if not tasks:
+            break
         build(tasks, scheduler_url=scheduler_url, own_signals=own_signals)
-    by_file = {Path(t.path): t.batch_id for t in tasks if isinstance(t, ProcessFile)}
-    if not files:
-        return []
-    with db.connect(settings) as con:
-        outcomes = [_outcome(con, path, by_file.get(path)) for path in files]
-    for outcome in outcomes:
+        by_file = {Path(t.path): t.batch_id for t in tasks if isinstance(t, ProcessFile)}
+        with db.connect(settings) as con:
+            if round_ == 0:
+                resumed = [_resumed(con, t.batch_id) for t in tasks if not isinstance(t, ProcessFile)]
+            for path in todo:
+                outcomes[path] = _outcome(con, path, by_file.get(path))
+        todo = [p for p in todo if outcomes[p].status == ledger.QUEUED and p.exists()]
+        if not todo:
+            break
+        log.info("run.files_changed", files=[p.name for p in todo], detail="taken again")
+    result = list(outcomes.values()) + [_busy(path, settings) for path in busy] + resumed
+    for outcome in result:
         log.info(
             "batch.finished", file=outcome.file, batch_id=outcome.batch_id, status=outcome.status, error=outcome.error
         )
     structlog.contextvars.clear_contextvars()
-    return outcomes
+    return result
+
+
+def _busy(path: Path, settings: Settings) -> BatchOutcome:
+    return BatchOutcome(
+        landing.display_name(path.name),
+        None,
+        ledger.QUEUED,
+        f"still being written (changed or open for writing within {SETTLE_WAIT_FACTOR * settings.settle_seconds:g}s); "
+        "run again once it is complete",
+    )
+
+
+def _resumed(con, batch_id: str) -> BatchOutcome:
+    record = ledger.get(con, batch_id)
+    return BatchOutcome(record["file"], batch_id, record["status"], record["error"])
 
 
 __all__ = ["BatchOutcome", "build", "resolve_batch", "run"]

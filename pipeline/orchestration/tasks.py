@@ -41,7 +41,7 @@ from typing import Any
 import luigi
 import structlog
 
-from pipeline.errors import FileRejected, PipelineError, QualityGateFailed
+from pipeline.errors import FileChanged, FileRejected, PipelineError, QualityGateFailed
 from pipeline.settings import Settings, load_settings
 from pipeline.stages import export, ingest, publish, quality, redact, transform
 from pipeline.store import db, landing, ledger
@@ -118,7 +118,19 @@ class _Stage(_Task):
         """Advance the ledger of every batch this run covered (per-batch stages do it in their commit)."""
 
     def run(self) -> None:
+        """Run the stage under the inter-process writer lock, unless another process just did it.
+
+        Completeness is checked again once the lock is held: two ``run``/``watch`` processes that
+        scheduled the same batch run each stage once, the second finding it done.
+        """
         structlog.contextvars.bind_contextvars(batch_id=self.batch_id, stage=self.stage_name)
+        with db.writer_lock(self.settings):
+            if self.complete():
+                log.info(f"{self.stage_name}.already_done", detail="another pipeline process finished it")
+                return
+            self._run_stage()
+
+    def _run_stage(self) -> None:
         log.info(f"{self.stage_name}.start", batches=len(self.batch_ids))
         self.set_status_message(f"{self.stage_name}: running ({len(self.batch_ids)} batch(es))")
         started = time.perf_counter()
@@ -146,8 +158,8 @@ class _Stage(_Task):
 
     def _record_failure(self, exc: BaseException) -> None:
         """Record a stage failure in the ledger; never masks the original error."""
-        if isinstance(exc, FileRejected):
-            return  # ingest already recorded the batch as rejected, with its reason
+        if isinstance(exc, (FileRejected, FileChanged)):
+            return  # ingest recorded it already: rejected with its reason, or queued again
         try:
             with db.connect(self.settings) as con:
                 for batch_id in self.batch_ids:
@@ -196,7 +208,9 @@ class Ingest(_Stage):
         path = self._file()
         if not path.exists():
             raise PipelineError(f"{path} is gone and batch {self.batch_id} was never ingested")
-        result = ingest.ingest_file(self.settings, path)
+        # The file must still be the one this batch id was derived from: one rewritten since it
+        # was queued is taken again under its new content (FileChanged), never half-loaded.
+        result = ingest.ingest_file(self.settings, path, expected_batch_id=self.batch_id)
         if result.status == "rejected":
             raise FileRejected(result.error_code or "rejected", result.error or "file rejected")
         return {
@@ -303,10 +317,10 @@ class ExportAnalysis(_WarehouseStage):
     def do(self) -> dict[str, Any]:
         return export.export_analysis(self.settings)
 
-    def run(self) -> None:
-        super().run()
+    def _run_stage(self) -> None:
+        super()._run_stage()
         # ``done`` is recorded after the markers, and complete() needs both: a crash between the
-        # two leaves the batch running, so it is resumed instead of done without its marker.
+        # two leaves the batch unfinished, so it is resumed instead of done without its marker.
         with db.connect(self.settings) as con:
             for batch_id in self.batch_ids:
                 ledger.done(con, batch_id)
@@ -320,7 +334,7 @@ def resolve_batch(settings: Settings, path: Path) -> str:
     if path.exists():
         return ledger.batch_id_for(sha256_of(path))
     with db.connect(settings) as con:
-        record = ledger.find_by_file(con, path.name)
+        record = ledger.find_by_file(con, landing.display_name(path.name))
     if record is None:
         raise PipelineError(f"{path} does not exist and no batch was recorded for {path.name}")
     return record["batch_id"]
@@ -356,9 +370,10 @@ class ProcessFile(_Task):
         return self.requires()[1].complete() and not Path(self.path).exists()
 
     def run(self) -> None:
-        if not Path(self.path).exists():  # the chain just ran and archived it
-            return
-        result = ingest.ingest_file(self.settings, Path(self.path))
+        with db.writer_lock(self.settings):
+            if not Path(self.path).exists():  # the chain just ran and archived it
+                return
+            result = ingest.ingest_file(self.settings, Path(self.path))
         self.set_status_message(f"{Path(self.path).name}: {result.status}")
 
 
@@ -388,7 +403,7 @@ def pending_tasks(settings: Settings, files: list[Path], **common: str) -> list[
         try:
             batch_id = resolve_batch(settings, path)
         except OSError as exc:  # unreadable (permissions, vanished): leave it, say why, go on
-            log.error("landing.unreadable", file=path.name, error=str(exc))
+            log.error("landing.unreadable", file=landing.display_name(path.name), error=str(exc))
             continue
         tasks.append(ProcessFile(path=str(path), batch_id=batch_id, **common))
     return tasks

@@ -32,8 +32,7 @@ from watchdog.observers.polling import PollingObserver
 
 from pipeline.orchestration import runner
 from pipeline.settings import Settings
-from pipeline.store.files import secure_dir
-from pipeline.store.landing import arrival_key, is_candidate
+from pipeline.store.landing import arrival_key, display_name, is_candidate, open_for_writing
 
 log = structlog.get_logger()
 
@@ -44,6 +43,9 @@ class _Seen:
     size: int
     mtime_ns: int
     stable_since: float
+    #: True after a close-after-write or moved-in event, False after a write or create event,
+    #: None when only a scan found the file (no event to go by).
+    closed: bool | None = None
 
 
 class _Handler(FileSystemEventHandler):
@@ -89,9 +91,14 @@ class Watcher:
         if path.parent != self.settings.landing or not is_candidate(path):
             return
         with self._lock:
-            if path not in self._seen:
-                log.info("watch.file_seen", file=path.name, how=how)
-                self._seen[path] = _Seen(time.monotonic(), -1, -1, time.monotonic())
+            seen = self._seen.get(path)
+            if seen is None:
+                log.info("watch.file_seen", file=display_name(path.name), how=how)
+                seen = self._seen[path] = _Seen(time.monotonic(), -1, -1, time.monotonic())
+            if how in ("closed", "moved_in"):
+                seen.closed = True
+            elif how in ("modified", "created"):
+                seen.closed = False
 
     def reconcile(self) -> None:
         """Scan landing/ for files no event told us about."""
@@ -101,7 +108,11 @@ class Watcher:
             self.saw(path, "scan")
 
     def settled(self) -> list[Path]:
-        """Files whose size and mtime have been stable for the settle time, in processing order."""
+        """Complete files, in processing order.
+
+        Complete means: size and mtime stable for the settle time, and — where inotify says so —
+        closed after the last write (or moved in), and no local process has it open for writing.
+        """
         now = time.monotonic()
         ready = []
         with self._lock:
@@ -115,7 +126,11 @@ class Watcher:
                     continue
                 if (st.st_size, st.st_mtime_ns) != (seen.size, seen.mtime_ns):
                     seen.size, seen.mtime_ns, seen.stable_since = st.st_size, st.st_mtime_ns, now
-                elif now - seen.stable_since >= self.settings.settle_seconds:
+                elif (
+                    now - seen.stable_since >= self.settings.settle_seconds
+                    and (self.polling or seen.closed is not False)
+                    and not open_for_writing(path)
+                ):
                     ready.append(path)
         return sorted(ready, key=lambda p: arrival_key(p, self.settings))
 
@@ -126,8 +141,8 @@ class Watcher:
             return
         started = time.perf_counter()
         for path in paths:
-            log.info("watch.queued", file=path.name)
-        outcomes = runner.run(self.settings, paths, scheduler_url=self.scheduler_url, own_signals=False)
+            log.info("watch.queued", file=display_name(path.name))
+        outcomes = runner.run(self.settings, paths, scheduler_url=self.scheduler_url, own_signals=False, settled=True)
         for path, outcome in zip(paths, outcomes):
             self._finished(path, outcome, started)
         structlog.contextvars.clear_contextvars()
@@ -172,7 +187,7 @@ class Watcher:
 
     def serve(self, *, until=None) -> None:
         """Run until stopped (signal, ``stop()``, or ``until()`` returning True)."""
-        secure_dir(self.settings.landing)
+        self.settings.landing.mkdir(parents=True, exist_ok=True)  # the drop folder: its mode is the producers'
         observer = PollingObserver(timeout=self.poll_interval) if self.polling else Observer()
         observer.schedule(_Handler(self), str(self.settings.landing), recursive=False)
         observer.start()

@@ -18,6 +18,7 @@ holds), so the export reads nothing but the share layer.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -77,6 +78,20 @@ def _share_batches(con) -> None:
         con.executemany("insert into share.batches values (?, ?, ?, ?, ?)", rows)
 
 
+def _publish_share(built: Path, share_db: Path) -> None:
+    """Swap a freshly built share file into place so no reader session can change what it shows.
+
+    Read-only for everyone (0444): analysts open it with ``read_only=True``; a read-write
+    session would leave a WAL that DuckDB replays onto the *next* published file. Stale side
+    files (``.wal``) are removed before and after the rename for the same reason.
+    """
+    os.chmod(built, 0o444)
+    wal = share_db.with_name(share_db.name + ".wal")
+    wal.unlink(missing_ok=True)
+    os.replace(built, share_db)
+    wal.unlink(missing_ok=True)
+
+
 def build_share(settings: Settings) -> dict[str, Any]:
     """Rebuild ``share.duckdb`` from the warehouse: redacted chats, categories and every mart."""
     key = pseudonym_key(settings)
@@ -114,7 +129,6 @@ def build_share(settings: Settings) -> dict[str, Any]:
                 "select count(*) filter (where message like '%[%]%') from share.chats").fetchone()[0]
         finally:
             con.execute("detach share")
-        os.chmod(tmp, 0o644)  # shareable by design
-        os.replace(tmp, settings.share_db)
+        _publish_share(tmp, settings.share_db)
         summary.update(tables=len(counts), chats=counts["chats"], messages_with_placeholders=redacted)
     return {"share_db": str(settings.share_db), "tables": counts, "messages_with_placeholders": redacted}

@@ -9,7 +9,9 @@ folder are owner-only.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,9 +20,9 @@ import duckdb
 import structlog
 
 from pipeline.contract import DATASET_COLUMNS, DATASETS, LINEAGE_COLUMNS
-from pipeline.errors import WarehouseLocked
+from pipeline.errors import WarehouseLocked, WarehouseUnusable
 from pipeline.settings import Settings
-from pipeline.store import ledger
+from pipeline.store import landing, ledger
 from pipeline.store.files import secure_dir
 
 log = structlog.get_logger()
@@ -57,6 +59,35 @@ def sql_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _unusable(path: Path, exc: Exception) -> WarehouseUnusable:
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if "Permission denied" in detail or "Read-only file system" in detail:
+        return WarehouseUnusable(
+            f"{path} cannot be opened for writing ({detail}); check the warehouse folder's "
+            "permissions and that its file system is writable"
+        )
+    return WarehouseUnusable(
+        f"{path} cannot be opened as a DuckDB database ({detail}); restore it from a backup, or move it "
+        "aside and rebuild it from landing/archive with `python -m pipeline replay --into DIR`"
+    )
+
+
+def _check_history(settings: Settings) -> None:
+    """A missing warehouse is only new when nothing was ever processed here.
+
+    Starting over silently would give sequence numbers 1, 2 … again next to an archive that
+    already has them, and marts built from the new files alone.
+    """
+    if settings.warehouse_db.exists():
+        return
+    archived = landing.archived_files(settings)
+    if archived:
+        raise WarehouseUnusable(
+            f"{settings.warehouse_db} is missing, but {settings.archive_dir} holds {len(archived)} archived "
+            "batch(es): restore the warehouse, or rebuild it with `python -m pipeline replay --into DIR`"
+        )
+
+
 def _is_lock_error(exc: Exception) -> bool:
     text = str(exc)
     return "Could not set lock" in text or "Conflicting lock" in text
@@ -82,7 +113,7 @@ def open_database(
             break
         except duckdb.IOException as exc:
             if not _is_lock_error(exc):
-                raise
+                raise _unusable(path, exc) from exc
             if time.monotonic() >= deadline:
                 raise WarehouseLocked(
                     f"{path} is locked by another process and stayed locked for {lock_timeout:.0f}s"
@@ -94,6 +125,8 @@ def open_database(
                 warned = True
             time.sleep(delay)
             delay = min(delay * 2, 5.0)
+        except duckdb.Error as exc:  # a truncated or foreign file: not the caller's bug, say so
+            raise _unusable(path, exc) from exc
     if warned:
         log.info("warehouse.lock_acquired", path=str(path))
     con.execute(f"set threads = {int(threads)}")
@@ -113,6 +146,8 @@ def connect(settings: Settings, *, read_only: bool = False) -> Iterator[duckdb.D
     and a read-write connection to one file in the same process, and the process holds the
     writer role anyway. ``read_only=True`` is for separate inspection processes (``status``).
     """
+    if not read_only:
+        _check_history(settings)
     con = open_database(
         settings.warehouse_db,
         read_only=read_only,
@@ -168,3 +203,60 @@ def connect_share(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
         yield con
     finally:
         con.close()
+
+
+_held = threading.local()
+
+
+@contextlib.contextmanager
+def writer_lock(settings: Settings) -> Iterator[None]:
+    """Hold the warehouse's inter-process writer lock (``warehouse/.writer.lock``) for one stage.
+
+    DuckDB lets one process write a file, and dbt's and Soda's connections fail at once on a
+    locked file instead of waiting; so every stage runs under this lock (``flock``), and a
+    second ``run``, ``watch`` or ``luigi`` process waits its turn with a log line. Re-entrant
+    within a thread. Released by the kernel when the process dies (``kill -9`` included).
+    """
+    depth = getattr(_held, "depth", 0)
+    if depth:
+        _held.depth = depth + 1
+        try:
+            yield
+        finally:
+            _held.depth -= 1
+        return
+    secure_dir(settings.warehouse)
+    fd = os.open(settings.warehouse / ".writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        _acquire(fd, settings)
+        _held.depth = 1
+        try:
+            yield
+        finally:
+            _held.depth = 0
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def _acquire(fd: int, settings: Settings) -> None:
+    """``flock`` with back-off; a log line when another process holds it, an error past the wait."""
+    deadline = time.monotonic() + settings.writer_wait_seconds
+    delay, waited = 0.05, False
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise WarehouseLocked(
+                    f"another pipeline process kept writing to {settings.warehouse} for longer than "
+                    f"{settings.writer_wait_seconds:.0f}s (writer_wait_seconds)"
+                ) from None
+            if not waited:
+                log.info("warehouse.waiting_for_writer", detail="another pipeline process is running a stage")
+                waited = True
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+    if waited:
+        log.info("warehouse.writer_turn")

@@ -13,11 +13,25 @@ import os
 import tempfile
 from pathlib import Path
 
+from pipeline.errors import ConfigError
+
 _CHUNK = 8 << 20
 
 
 def secure_dir(path: Path) -> Path:
-    """Create ``path`` (and parents) and make it owner-only (0700)."""
+    """Create ``path`` (and parents) and make it owner-only (0700).
+
+    Only for the service's own folders (warehouse/, archive/, failed/, quarantine/ …), never the
+    drop folder itself. A folder that is a symbolic link, not a folder, or owned by someone else
+    is refused: following it would write restricted data (and change modes) somewhere else.
+    """
+    if path.is_symlink():
+        raise ConfigError(f"{path} is a symbolic link; the pipeline writes only into real folders it owns")
+    if path.exists():
+        if not path.is_dir():
+            raise ConfigError(f"{path} exists and is not a folder")
+        if path.stat().st_uid != os.geteuid():
+            raise ConfigError(f"{path} belongs to another user; the pipeline writes only into folders it owns")
     path.mkdir(parents=True, exist_ok=True)
     os.chmod(path, 0o700)
     return path

@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import hashlib
 import json
 import os
+import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +30,59 @@ from pipeline.store.files import atomic_write_text, secure_dir
 #: In-progress copies and editor files that are never taken.
 IGNORED_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload", ".swp")
 _ARCHIVE_SEP = "__"
+#: Longest original name kept in archive/ and failed/ names (bytes, UTF-8). With the
+#: ``<seq>_<batch_id>__`` prefix and ``.error.json`` the result stays under NAME_MAX (255).
+MAX_NAME_BYTES = 180
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\]")
+
+
+def display_name(name: str) -> str:
+    """A file name as text that can be logged, printed and stored: undecodable bytes as ``\\xNN``."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def safe_name(name: str) -> str:
+    """A bounded, printable version of a file name for archive/ and failed/ (any byte string in).
+
+    Control characters and slashes become ``_``; a name longer than :data:`MAX_NAME_BYTES` is
+    cut in the middle (its start and its end, where exports put the dataset word such as
+    ``_chats``, survive), with a short hash of the whole name so cut names stay distinct.
+    """
+    text = _UNSAFE.sub("_", display_name(name))
+    raw = text.encode("utf-8")
+    if len(raw) <= MAX_NAME_BYTES:
+        return text
+    tag = ("~" + hashlib.sha256(raw).hexdigest()[:8] + "~").encode()
+    keep = (MAX_NAME_BYTES - len(tag)) // 2
+    return (raw[:keep] + tag + raw[-keep:]).decode("utf-8", "ignore")
+
+
+def utf8_path(path: Path) -> Path:
+    """``path``, renamed in place to its safe name when its name is not valid UTF-8.
+
+    DuckDB takes file names as UTF-8 text; a producer's Latin-1 byte would make the file
+    unreadable to it. The file is the pipeline's once taken (it moves to archive/ next).
+    """
+    try:
+        path.name.encode("utf-8")
+    except UnicodeEncodeError:
+        target = _unique(path.with_name(safe_name(path.name)))
+        os.replace(path, target)
+        return target
+    return path
+
+
+def _unique(dest: Path) -> Path:
+    """``dest``, or ``dest`` with ``.2``, ``.3`` … before its suffix when that name is taken."""
+    if not dest.exists() and not dest.is_symlink():
+        return dest
+    stem, dot, ext = dest.name.partition(".")
+    n = 2
+    while True:
+        candidate = dest.with_name(f"{stem}.{n}{dot}{ext}")
+        if not candidate.exists() and not candidate.is_symlink():
+            return candidate
+        n += 1
 
 
 def classify(name: str, settings: Settings) -> str | None:
@@ -75,7 +131,7 @@ def is_waiting(path: Path, settings: Settings) -> bool:
 # --------------------------------------------------------------------------- archive
 def archive_path(settings: Settings, record: dict[str, Any]) -> Path:
     """Where an ingested batch's file is archived: ``<seq>_<batch_id>__<name>``."""
-    return settings.archive_dir / f"{record['seq']:08d}_{record['batch_id']}{_ARCHIVE_SEP}{Path(record['file']).name}"
+    return settings.archive_dir / f"{record['seq']:08d}_{record['batch_id']}{_ARCHIVE_SEP}{safe_name(record['file'])}"
 
 
 def original_name(archived: Path) -> str:
@@ -101,10 +157,13 @@ def batch_file(settings: Settings, record: dict[str, Any]) -> Path:
     return archived
 
 
-def _move(src: Path, dest_dir: Path, name: str) -> Path:
+def _move(src: Path, dest_dir: Path, name: str, *, unique: bool = False) -> Path:
+    """Move ``src`` into one of the service's own folders; ``unique`` never replaces a file there."""
     secure_dir(dest_dir)
     dest = dest_dir / name
-    if src.exists():
+    if src.exists() and src != dest:
+        if unique:
+            dest = _unique(dest)
         os.replace(src, dest)
         os.chmod(dest, 0o600)  # archived and failed files keep raw values: owner-only
     return dest
@@ -117,15 +176,21 @@ def archive(settings: Settings, path: Path, record: dict[str, Any]) -> Path:
 
 def archive_duplicate(settings: Settings, path: Path, duplicate_id: str) -> Path:
     """Move a file whose content is already done to ``archive/duplicates/``."""
-    return _move(path, settings.archive_dir / "duplicates", f"{duplicate_id}{_ARCHIVE_SEP}{path.name}")
+    return _move(
+        path, settings.archive_dir / "duplicates", f"{duplicate_id}{_ARCHIVE_SEP}{safe_name(path.name)}", unique=True
+    )
 
 
 def reject(
     settings: Settings, path: Path, code: str, message: str, batch_id: str | None, *, name: str | None = None
 ) -> Path:
-    """Move a whole-file reject to failed/ with ``<name>.error.json`` beside it."""
-    name = name or path.name
-    dest = _move(path, settings.failed_dir, name)
+    """Move a whole-file reject to failed/ as ``<batch_id>__<name>``, ``.error.json`` beside it.
+
+    Never replaces an earlier reject: daily exports reuse names, and the failed copy may be
+    the only one.
+    """
+    name = display_name(name or path.name)
+    dest = _move(path, settings.failed_dir, f"{batch_id or 'unregistered'}{_ARCHIVE_SEP}{safe_name(name)}", unique=True)
     payload = {
         "file": name,
         "batch_id": batch_id,
@@ -142,4 +207,57 @@ def withdraw(settings: Settings, record: dict[str, Any], code: str, message: str
     archived = archive_path(settings, record)
     if not archived.exists():
         return None
-    return reject(settings, archived, code, message, record["batch_id"], name=Path(record["file"]).name)
+    return reject(settings, archived, code, message, record["batch_id"], name=record["file"])
+
+
+# --------------------------------------------------------------------------- complete files
+def open_for_writing(path: Path) -> bool:
+    """Whether a process on this machine has ``path`` open for writing (Linux ``/proc``).
+
+    A copy that pauses longer than the settle time keeps its file open; this catches it. A
+    writer on another host (network share) is invisible here, which is what the settle time
+    is for. False where ``/proc`` is not available.
+    """
+    try:
+        target = path.resolve()
+        pids = [p for p in os.listdir("/proc") if p.isdigit()]
+    except OSError:
+        return False
+    for pid in pids:
+        fd_dir = f"/proc/{pid}/fd"
+        try:
+            fds = os.listdir(fd_dir)
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if os.readlink(f"{fd_dir}/{fd}") != str(target):
+                    continue
+                with open(f"/proc/{pid}/fdinfo/{fd}") as info:
+                    flags = int(next(line for line in info if line.startswith("flags:")).split()[1], 8)
+            except (OSError, StopIteration, ValueError):
+                continue
+            if flags & (os.O_WRONLY | os.O_RDWR):
+                return True
+    return False
+
+
+def settled(path: Path, settle_seconds: float) -> bool:
+    """A file is complete when no local process writes it and it has not changed for the settle time."""
+    try:
+        age = time.time() - path.stat().st_mtime
+    except FileNotFoundError:
+        return False
+    return age >= settle_seconds and not open_for_writing(path)
+
+
+def wait_until_settled(paths: list[Path], settle_seconds: float, *, timeout: float) -> tuple[list[Path], list[Path]]:
+    """Split ``paths`` into files that are complete and files still being written after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    waiting = list(paths)
+    while True:
+        busy = [p for p in waiting if p.exists() and not settled(p, settle_seconds)]
+        if not busy or time.monotonic() >= deadline:
+            return [p for p in paths if p not in busy], busy
+        waiting = busy
+        time.sleep(min(0.2, settle_seconds))

@@ -111,7 +111,8 @@ def register(
 ) -> Registration:
     """Record a landed file. Same content already queued/running/done ⇒ a ``duplicate`` row.
 
-    Content that previously failed or was rejected is a retry: the existing row is re-queued.
+    Content that previously failed or was rejected is a retry: the existing row is re-queued
+    and keeps its arrival ``seq``.
     """
     base_id = batch_id_for(sha256)
     landed_at = landed_at or now()
@@ -137,10 +138,11 @@ def register(
             [dup_id, file, dataset, sha256, size_bytes, DUPLICATE, base_id, landed_at, now(), now()],
         )
         return Registration(dup_id, True, base_id, False)
-    # failed or rejected before: retry under the same id, keeping its arrival position fresh.
+    # Failed or rejected before: retry under the same id *and seq*. Version order is arrival
+    # order: a retried older export must not overtake a newer one of the same chats.
     con.execute(
         """update meta.batches set status = ?, stage = 'registered', file = ?, dataset = ?,
-               seq = nextval('meta.batch_seq'), error_code = null, error = null,
+               error_code = null, error = null,
                rows_read = null, rows_loaded = null, rows_quarantined = null,
                landed_at = ?, started_at = null, finished_at = null, updated_at = ?
            where batch_id = ?""",
@@ -152,6 +154,11 @@ def register(
 def start(con: duckdb.DuckDBPyConnection, batch_id: str) -> None:
     """Ingest has begun work on the batch."""
     _set(con, batch_id, status=RUNNING, started_at=now())
+
+
+def requeue(con: duckdb.DuckDBPyConnection, batch_id: str) -> None:
+    """Nothing of the batch was committed (its file changed under it): waiting again."""
+    _set(con, batch_id, status=QUEUED, stage="registered", started_at=None)
 
 
 def reject(con: duckdb.DuckDBPyConnection, batch_id: str, code: str, message: str) -> None:

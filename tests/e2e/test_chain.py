@@ -243,7 +243,7 @@ def test_soda_failure_stops_the_batch_before_dbt_and_keeps_published_data(chain,
         assert con.execute("select count(*) from audit.categories").fetchone()[0] == 0
         assert con.execute("select count(*), sum(chats) from marts.category_chat_volume").fetchone() == marts_before
     assert not (settings.state_dir / outcome.batch_id / "dbt_build.json").exists()
-    assert (settings.failed_dir / "bad_categories.csv.error.json").exists()
+    assert (settings.failed_dir / f"{outcome.batch_id}__bad_categories.csv.error.json").exists()
 
 
 # --------------------------------------------------------------------------- luigid

@@ -64,7 +64,8 @@ def test_duplicate_content_moved_in_and_invalid_files(fast, tmp_path):
     assert by_file["copy_of_a_chats.csv"]["status"] == "duplicate"
     assert by_file["copy_of_a_chats.csv"]["duplicate_of"] == by_file["a_chats.csv"]["batch_id"]
     assert by_file["broken_chats.csv"]["status"] == "rejected"
-    assert (fast.failed_dir / "broken_chats.csv.error.json").exists()
+    broken = by_file["broken_chats.csv"]["batch_id"]
+    assert (fast.failed_dir / f"{broken}__broken_chats.csv.error.json").exists()
     assert by_file["b_chats.csv"]["status"] == "done" and by_file["b_chats.csv"]["rows_loaded"] == 5
     with duckdb.connect(str(fast.warehouse_db)) as con:
         assert con.execute("select count(*) from raw.chats").fetchone()[0] == 15

@@ -166,8 +166,9 @@ def test_same_content_twice_is_a_recorded_duplicate(settings):
 def test_whole_file_rejects_go_to_failed_with_a_reason(settings, name, content, code):
     result = ingest_file(settings, write(settings.landing / name, content))
     assert result.status == "rejected" and result.error_code == code
-    assert (settings.failed_dir / name).exists() and not (settings.landing / name).exists()
-    error = json.loads((settings.failed_dir / f"{name}.error.json").read_text())
+    failed = settings.failed_dir / f"{result.batch_id}__{name}"  # batch id first: names are reused
+    assert failed.exists() and not (settings.landing / name).exists()
+    error = json.loads(failed.with_name(f"{failed.name}.error.json").read_text())
     assert error["error_code"] == code and error["error"]
     assert [(b["status"], b["error_code"]) for b in read_ledger(settings)] == [("rejected", code)]
 

@@ -175,9 +175,10 @@ def check_outcome(settings, landed: Path, result, expect: Expect) -> None:
     assert got == (expect.status, expect.error_code), result.error
     if expect.status == "rejected":
         assert not landed.exists()
-        payload = json.loads((settings.failed_dir / f"{landed.name}.error.json").read_text())
+        failed = settings.failed_dir / f"{result.batch_id}__{landed.name}"
+        payload = json.loads(failed.with_name(f"{failed.name}.error.json").read_text())
         assert payload["error_code"] == expect.error_code
-        assert (settings.failed_dir / landed.name).exists()
+        assert failed.exists()
         return
     assert (result.rows_read, result.rows_loaded, result.reasons, result.extra_columns) == (
         expect.rows_read,
@@ -310,7 +311,7 @@ def test_name_level_files_through_run_pending(settings, tmp_path):
     assert (settings.landing / "..%2f..%2fchats.csv").exists()
     archived = sorted(p.name.split("__", 1)[1] for p in settings.archive_dir.iterdir() if p.is_file())
     assert archived == ["-rf_chats.csv", "my chats file.csv"]
-    assert (settings.failed_dir / "chäts_ü.csv.error.json").exists()
+    assert [p.name.split("__", 1)[1] for p in settings.failed_dir.glob("*.error.json")] == ["chäts_ü.csv.error.json"]
 
 
 def test_cycle_and_all_invalid_through_run_pending(settings):
@@ -320,7 +321,8 @@ def test_cycle_and_all_invalid_through_run_pending(settings):
     outcomes = {o.file: o for o in run_pending(settings)}
     assert outcomes["cycle_chain_categories.csv"].status == "done", outcomes["cycle_chain_categories.csv"].error
     assert outcomes["all_rows_invalid_chats.csv"].status == "failed"  # Soda: batch not empty
-    assert (settings.failed_dir / "all_rows_invalid_chats.csv.error.json").exists()
+    failed = outcomes["all_rows_invalid_chats.csv"].batch_id
+    assert (settings.failed_dir / f"{failed}__all_rows_invalid_chats.csv.error.json").exists()
 
 
 # ---------------------------------------------------------------- watcher: FIFO, symlink, growing file

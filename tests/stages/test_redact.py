@@ -123,7 +123,11 @@ def test_key_file_is_created_once_and_never_defaulted(settings):
         first = redact.pseudonym_key(settings)
     assert [e["event"] for e in logs if e["event"].startswith("pseudonym")] == ["pseudonym.key_created"]
     assert redact.pseudonym_key(settings) == first
-    other = replace(settings, pseudonym_key_file=settings.warehouse.parent / "other.key")
+    other = replace(
+        settings,
+        pseudonym_key_file=settings.warehouse.parent / "other.key",
+        warehouse=settings.warehouse.parent / "other-warehouse",
+    )
     assert redact.pseudonym_key(other) != first, "each installation gets its own random key"
     os.chmod(settings.pseudonym_key_file, 0o644)
     with pytest.raises(Exception, match="readable by others"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from dataclasses import replace
 
@@ -9,9 +11,9 @@ import duckdb
 import pytest
 from structlog.testing import capture_logs
 
-from pipeline.errors import WarehouseLocked
+from pipeline.errors import WarehouseLocked, WarehouseUnusable
 from pipeline.store import db, ledger
-from tests.helpers import hold_lock
+from tests.helpers import REPO, hold_lock, write
 
 
 def test_a_locked_warehouse_is_waited_for_with_a_log_line(settings):
@@ -47,3 +49,55 @@ def test_warehouse_file_and_folder_are_owner_only(settings):
     assert settings.warehouse_db.stat().st_mode & 0o777 == 0o600
     assert settings.warehouse.stat().st_mode & 0o777 == 0o700
     duckdb.connect(str(settings.warehouse_db), read_only=True).close()
+
+
+WRITER = """
+import sys, time
+from pipeline.settings import load_settings
+from pipeline.store import db
+settings = load_settings(landing=sys.argv[1], warehouse=sys.argv[2])
+with db.writer_lock(settings):
+    print("holding", flush=True)
+    time.sleep(float(sys.argv[3]))
+"""
+
+
+def test_the_writer_lock_makes_a_second_process_wait_its_turn(settings):
+    holder = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(settings.landing), str(settings.warehouse), "2"],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
+    assert holder.stdout.readline().strip() == "holding"
+    started = time.monotonic()
+    with capture_logs() as logs, db.writer_lock(settings):
+        waited = time.monotonic() - started
+    holder.wait(timeout=30)
+    assert waited >= 1.0
+    assert [e["event"] for e in logs] == ["warehouse.waiting_for_writer", "warehouse.writer_turn"]
+
+
+def test_a_truncated_warehouse_is_explained_in_one_sentence(settings):
+    settings.warehouse.mkdir(parents=True)
+    settings.warehouse_db.write_bytes(b"DUCK" + b"\0" * 100)
+    with pytest.raises(WarehouseUnusable, match="cannot be opened as a DuckDB database .* replay"):
+        with db.connect(settings):
+            pass
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipeline", "status", "--warehouse", str(settings.warehouse)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("error: ") and "cannot be opened as a DuckDB database" in proc.stderr
+
+
+def test_a_deleted_warehouse_with_archived_batches_is_not_restarted_at_one(settings):
+    write(settings.archive_dir / "00000001_b0123456789abcdef__chats.csv", "id\n")
+    with pytest.raises(WarehouseUnusable, match="is missing, but .* holds 1 archived batch"):
+        with db.connect(settings):
+            pass
+    assert not settings.warehouse_db.exists()

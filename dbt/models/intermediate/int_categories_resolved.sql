@@ -39,10 +39,9 @@ ancestry as (
     from ancestry
     inner join stg_support__categories
         on ancestry.next_ancestor_id = stg_support__categories.category_id
-    -- cycle guards: never revisit a category, never climb past the depth limit
-    where
-        not list_contains(ancestry.visited_ids, stg_support__categories.category_id)
-        and ancestry.distance < {{ var('category_max_depth') }}
+    -- cycle guard: never revisit a category. Each path visits distinct categories, so the
+    -- recursion ends for any depth; there is no fixed cap that could cut a deep tree silently.
+    where not list_contains(ancestry.visited_ids, stg_support__categories.category_id)
 
 ),
 

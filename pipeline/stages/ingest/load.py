@@ -29,13 +29,12 @@ import duckdb
 import structlog
 
 from pipeline.contract import CHECKED_COLUMNS, DATASET_COLUMNS, REASONS
-from pipeline.errors import FileRejected
+from pipeline.errors import FileChanged, FileRejected
 from pipeline.logs import stage
 from pipeline.privacy import patterns
-from pipeline.privacy.catalog import pii_meta
 from pipeline.settings import Settings
 from pipeline.stages.ingest.account import exact_account, fast_account
-from pipeline.stages.ingest.scan import FileFacts, parse_header, scan_file
+from pipeline.stages.ingest.scan import FileFacts, parse_header, scan_file, verify_unchanged
 from pipeline.stages.ingest.validate import read_csv, validated_select
 from pipeline.store import db, landing, ledger
 from pipeline.store.db import sql_literal as _q
@@ -59,16 +58,24 @@ class IngestResult:
     archived_to: Path | None = None
 
 
-def ingest_file(settings: Settings, path: Path) -> IngestResult:
-    """Run the ingest stage for one landed file (see module docstring)."""
+def ingest_file(settings: Settings, path: Path, *, expected_batch_id: str | None = None) -> IngestResult:
+    """Run the ingest stage for one landed file (see module docstring).
+
+    ``expected_batch_id``: the id the file was queued under; a file whose content no longer
+    matches raises :class:`~pipeline.errors.FileChanged` before anything is recorded.
+    """
     path = Path(path)
-    dataset = landing.classify(path.name, settings)
-    structlog.contextvars.bind_contextvars(file=path.name, dataset=dataset)
+    name = landing.display_name(path.name)  # any byte string a producer used, as printable text
+    dataset = landing.classify(name, settings)
+    structlog.contextvars.bind_contextvars(file=name, dataset=dataset)
+    path = landing.utf8_path(path)  # DuckDB reads UTF-8 names only
     facts = scan_file(path, index=True)
     batch_id = ledger.batch_id_for(facts.sha256)
+    if expected_batch_id and batch_id != expected_batch_id.split("-dup")[0]:
+        raise FileChanged(f"{name} changed after it was queued (now batch {batch_id}); it will be taken again")
     structlog.contextvars.bind_contextvars(batch_id=batch_id)
     with stage("ingest") as summary, db.connect(settings) as con:
-        reg = ledger.register(con, file=path.name, sha256=facts.sha256, size_bytes=facts.size_bytes, dataset=dataset)
+        reg = ledger.register(con, file=name, sha256=facts.sha256, size_bytes=facts.size_bytes, dataset=dataset)
         record = ledger.get(con, reg.batch_id)
         if reg.is_duplicate:
             dest = landing.archive_duplicate(settings, path, reg.batch_id)
@@ -100,6 +107,10 @@ def ingest_file(settings: Settings, path: Path) -> IngestResult:
             summary.update(status="rejected", error_code=exc.code)
             log.warning("ingest.file_rejected", error_code=exc.code, error=exc.message, moved_to=str(dest))
             return IngestResult(batch_id, dataset, "rejected", error_code=exc.code, error=exc.message)
+        except FileChanged:
+            # Nothing was committed; back to queued, the file is taken again once complete.
+            ledger.requeue(con, batch_id)
+            raise
         except Exception as exc:
             # Unexpected failure: nothing was committed; the file stays in landing for a retry.
             ledger.fail(con, batch_id, "ingest_error", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
@@ -177,19 +188,31 @@ def _hold_back(con: duckdb.DuckDBPyConnection, lines) -> tuple[dict, dict, bool]
 
 
 def _quarantine_record_sql(settings: Settings, dataset: str, names: list[str]) -> str:
-    """JSON of a held row's raw values; free text marked PII in the dbt yml is redacted here too.
+    """JSON of a held row's values, redacted like the share layer (the original stays in the archive).
 
-    (The untouched original stays in the restricted archive.)
+    Every field goes through the redactor: checked fields keep their raw text (that is what
+    someone fixes) unless it holds personal data; free text and the file's extra columns are
+    redacted too, since a producer may add e.g. a ``customer_email`` column.
     """
     contract = DATASET_COLUMNS[dataset]
-    free_text = set(pii_meta(settings).get(f"raw.{dataset}", {}))
 
     def pick(c: str) -> str:
-        if c in CHECKED_COLUMNS[dataset]:
-            return f"{_q(c)}, coalesce(r_{c}, {c}::varchar)"
-        return f"{_q(c)}, {patterns.redact_sql(c) if c in free_text else f'{c}::varchar'}"
+        value = f"coalesce(r_{c}, {c}::varchar)" if c in CHECKED_COLUMNS[dataset] else f"{c}::varchar"
+        return f"{_q(c)}, {patterns.redact_sql(value)}"
 
-    return f"json_object({', '.join(pick(c) for c in names if c in contract)}, '_extra', _extra)::varchar"
+    extra = patterns.redact_sql("_extra::varchar")
+    fields = ", ".join(pick(c) for c in names if c in contract)
+    return f"json_object({fields}, '_extra', coalesce(try_cast({extra} as json), to_json({extra})))::varchar"
+
+
+#: OWASP CSV-injection guidance: a cell starting with one of these is a formula to a spreadsheet.
+_FORMULA_START = "^[=+@\t\r-]"
+
+
+def _csv_cell(expr: str) -> str:
+    """``expr`` made inert for spreadsheets: a leading formula character gets a ``'`` before it."""
+    quote = _q("'")
+    return f"case when regexp_matches({expr}, {_q(_FORMULA_START)}) then {quote} || {expr} else {expr} end"
 
 
 def _load(
@@ -250,6 +273,7 @@ def _load(
             quarantined = sum(counts.values())
             rows_read = parsed - flagged + rejected
             assert rows_read == loaded + quarantined, "conservation violated"  # by construction
+            verify_unchanged(facts)  # the ledger's sha256 is the hash of exactly these bytes
             ledger.advance(
                 con,
                 batch_id,
@@ -284,7 +308,11 @@ def _load(
 def _write_quarantine_csv(
     con: duckdb.DuckDBPyConnection, settings: Settings, dataset: str, batch_id: str
 ) -> Path | None:
-    """Rejected rows, restricted (0600 in a 0700 folder): they keep raw values so they can be fixed."""
+    """Rejected rows, restricted (0600 in a 0700 folder), for a person to open and fix.
+
+    Values are redacted (see :func:`_quarantine_record_sql`) and cells that a spreadsheet would
+    run as a formula are neutralised.
+    """
     secure_dir(settings.quarantine_dir)
     folder = secure_dir(settings.quarantine_dir / dataset)
     dest = folder / f"{batch_id}.csv"
@@ -294,8 +322,9 @@ def _write_quarantine_csv(
         return None
     tmp = folder / f".{batch_id}.csv.tmp"
     con.execute(f"""
-        copy (select line_number, reason_code, reason, raw_record from meta.quarantine
-              where batch_id = {_q(batch_id)} order by line_number)
+        copy (select line_number, reason_code, {_csv_cell("reason")} as reason,
+                     {_csv_cell("raw_record")} as raw_record
+              from meta.quarantine where batch_id = {_q(batch_id)} order by line_number)
         to {_q(str(tmp))} (header, delimiter ',')""")
     os.chmod(tmp, 0o600)
     os.replace(tmp, dest)

@@ -13,13 +13,14 @@ import csv
 import gzip
 import hashlib
 import io
+import os
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.contract import REQUIRED_COLUMNS
-from pipeline.errors import FileRejected
+from pipeline.errors import FileChanged, FileRejected
 from pipeline.stages.ingest import records as record_index
 
 _CHUNK = 8 << 20
@@ -39,6 +40,26 @@ class FileFacts:
     cr_only: bool = False  # classic Mac line endings
     unreadable: str | None = None  # why the (compressed) text could not be read
     records: record_index.RecordIndex | None = None  # where every record starts and ends (ingest only)
+    stat_key: tuple[int, int, int] = (0, 0, 0)  # (inode, size, mtime_ns) before the pass read a byte
+
+
+def stat_key(path: Path) -> tuple[int, int, int]:
+    st = os.stat(path)
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def verify_unchanged(facts: FileFacts) -> None:
+    """Raise FileChanged when the file is no longer the bytes the pass hashed and indexed.
+
+    Called just before ingest commits: the sha256 in the ledger is then the hash of exactly
+    the bytes that were loaded.
+    """
+    try:
+        now = stat_key(facts.path)
+    except FileNotFoundError:
+        now = None
+    if now != facts.stat_key:
+        raise FileChanged(f"{facts.path.name} changed while it was being loaded; it will be taken again once complete")
 
 
 def scan_file(path: Path, *, index: bool = False) -> FileFacts:
@@ -47,6 +68,7 @@ def scan_file(path: Path, *, index: bool = False) -> FileFacts:
     With ``index`` the same pass also finds where every record starts and ends
     (:class:`pipeline.stages.ingest.records.RecordIndex`), which ingest checks the CSV reader against.
     """
+    before = stat_key(path)
     sha = hashlib.sha256()
     indexer = record_index.RecordIndexer() if index else None
     size = newlines = 0
@@ -86,7 +108,7 @@ def scan_file(path: Path, *, index: bool = False) -> FileFacts:
     lines = newlines + (1 if last not in (b"", b"\n") else 0)
     records = indexer.finish() if indexer and not unreadable else None
     return FileFacts(
-        path, sha.hexdigest(), size, lines, first_line.split(b"\r", 1)[0], head, cr_only, unreadable, records
+        path, sha.hexdigest(), size, lines, first_line.split(b"\r", 1)[0], head, cr_only, unreadable, records, before
     )
 
 
