@@ -31,6 +31,7 @@ Run by hand (after ``make demo``, whose files are archived; drop a file first)::
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import json
@@ -397,13 +398,35 @@ def resume_tasks(settings: Settings, **common: str) -> list[ExportAnalysis]:
 
 
 def pending_tasks(settings: Settings, files: list[Path], **common: str) -> list[luigi.Task]:
-    """Unfinished batches first (they arrived earlier), then one ProcessFile per file."""
+    """Unfinished batches first (they arrived earlier), then one ProcessFile per file.
+
+    Every new file is enqueued in the ledger here, in the order given (arrival order), before
+    any stage runs: its ``seq`` then says when it arrived, not when its stages succeeded.
+    """
     tasks: list[luigi.Task] = resume_tasks(settings, **common)
+    arrivals = []
     for path in files:
         try:
-            batch_id = resolve_batch(settings, path)
-        except OSError as exc:  # unreadable (permissions, vanished): leave it, say why, go on
+            sha, st = sha256_of(path), path.stat()
+        except FileNotFoundError:  # taken meanwhile by another pipeline process: follow its batch
+            with contextlib.suppress(PipelineError):
+                tasks.append(ProcessFile(path=str(path), batch_id=resolve_batch(settings, path), **common))
+            continue
+        except OSError as exc:  # unreadable (permissions): leave it, say why, go on
             log.error("landing.unreadable", file=landing.display_name(path.name), error=str(exc))
             continue
-        tasks.append(ProcessFile(path=str(path), batch_id=batch_id, **common))
+        arrivals.append((path, sha, st))
+        tasks.append(ProcessFile(path=str(path), batch_id=ledger.batch_id_for(sha), **common))
+    if arrivals:
+        with db.connect(settings) as con:
+            for path, sha, st in arrivals:
+                name = landing.display_name(path.name)
+                ledger.enqueue(
+                    con,
+                    file=name,
+                    sha256=sha,
+                    size_bytes=st.st_size,
+                    dataset=landing.classify(name, settings),
+                    landed_at=dt.datetime.fromtimestamp(st.st_mtime, dt.timezone.utc).replace(tzinfo=None),
+                )
     return tasks

@@ -145,9 +145,18 @@ def connect(settings: Settings, *, read_only: bool = False) -> Iterator[duckdb.D
     Inside the pipeline process every connection is read-write: DuckDB refuses a read-only
     and a read-write connection to one file in the same process, and the process holds the
     writer role anyway. ``read_only=True`` is for separate inspection processes (``status``).
+    A read-write connection holds the inter-process :func:`writer_lock` while it is open, so
+    it never makes another pipeline process's dbt or Soda connection fail on DuckDB's lock.
     """
-    if not read_only:
-        _check_history(settings)
+    with contextlib.ExitStack() as stack:
+        if not read_only:
+            stack.enter_context(writer_lock(settings))
+            _check_history(settings)
+        yield stack.enter_context(_open(settings, read_only=read_only))
+
+
+@contextlib.contextmanager
+def _open(settings: Settings, *, read_only: bool) -> Iterator[duckdb.DuckDBPyConnection]:
     con = open_database(
         settings.warehouse_db,
         read_only=read_only,

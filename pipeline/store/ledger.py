@@ -151,6 +151,31 @@ def register(
     return Registration(base_id, False, None, True)
 
 
+def enqueue(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    file: str,
+    sha256: str,
+    size_bytes: int,
+    dataset: str | None,
+    landed_at: dt.datetime,
+) -> None:
+    """Record a waiting file's arrival (``queued``) before any stage runs, if its content is new.
+
+    The runner enqueues every waiting file in arrival order first, so ``seq`` is arrival order
+    even when a file's stages fail or wait and a newer file overtakes it.
+    """
+    if con.execute("select 1 from meta.batches where batch_id = ?", [batch_id_for(sha256)]).fetchone() is None:
+        register(con, file=file, sha256=sha256, size_bytes=size_bytes, dataset=dataset, landed_at=landed_at)
+
+
+def forget(con: duckdb.DuckDBPyConnection, batch_id: str) -> None:
+    """Drop an enqueued arrival whose file changed before any stage ran (nothing of it exists)."""
+    con.execute(
+        "delete from meta.batches where batch_id = ? and status = ? and stage = 'registered'", [batch_id, QUEUED]
+    )
+
+
 def start(con: duckdb.DuckDBPyConnection, batch_id: str) -> None:
     """Ingest has begun work on the batch."""
     _set(con, batch_id, status=RUNNING, started_at=now())

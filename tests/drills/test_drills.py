@@ -476,17 +476,17 @@ def test_a_file_the_worker_cannot_read_is_set_aside_not_spun_on(settings, monkey
 
     (It used to be settled again at once: a busy loop re-reading the file and logging an error
     line each time.) Root reads any file, so the read error is raised in place of the
-    watcher's first read of a landed file, ``resolve_batch``.
+    watcher's first read of a landed file, its hash (``sha256_of``).
     """
     from structlog.testing import capture_logs
 
     from pipeline.orchestration import tasks
     from tests.helpers import chats_text, running
 
-    def unreadable(_settings, path):
+    def unreadable(path):
         raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr(tasks, "resolve_batch", unreadable)
+    monkeypatch.setattr(tasks, "sha256_of", unreadable)
     fast = replace(settings, settle_seconds=0.3, reconcile_seconds=1.0)
     landed = fast.landing / "locked_chats.csv"
     landed.write_text(chats_text(3))

@@ -72,6 +72,8 @@ def ingest_file(settings: Settings, path: Path, *, expected_batch_id: str | None
     facts = scan_file(path, index=True)
     batch_id = ledger.batch_id_for(facts.sha256)
     if expected_batch_id and batch_id != expected_batch_id.split("-dup")[0]:
+        with db.connect(settings) as con:
+            ledger.forget(con, expected_batch_id)
         raise FileChanged(f"{name} changed after it was queued (now batch {batch_id}); it will be taken again")
     structlog.contextvars.bind_contextvars(batch_id=batch_id)
     with stage("ingest") as summary, db.connect(settings) as con:
