@@ -126,13 +126,12 @@ class Watcher:
                     continue
                 if (st.st_size, st.st_mtime_ns) != (seen.size, seen.mtime_ns):
                     seen.size, seen.mtime_ns, seen.stable_since = st.st_size, st.st_mtime_ns, now
-                elif (
-                    now - seen.stable_since >= self.settings.settle_seconds
-                    and (self.polling or seen.closed is not False)
-                    and not open_for_writing(path)
+                elif now - seen.stable_since >= self.settings.settle_seconds and (
+                    self.polling or seen.closed is not False
                 ):
                     ready.append(path)
-        return sorted(ready, key=lambda p: arrival_key(p, self.settings))
+        writing = open_for_writing(ready)
+        return sorted((p for p in ready if p not in writing), key=lambda p: arrival_key(p, self.settings))
 
     # ------------------------------------------------------------------ processing
     def process(self, paths: list[Path]) -> None:

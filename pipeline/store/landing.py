@@ -13,6 +13,7 @@ Moved files keep raw values, so they are owner-only (0600 in 0700 folders).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import fnmatch
 import hashlib
@@ -211,18 +212,22 @@ def withdraw(settings: Settings, record: dict[str, Any], code: str, message: str
 
 
 # --------------------------------------------------------------------------- complete files
-def open_for_writing(path: Path) -> bool:
-    """Whether a process on this machine has ``path`` open for writing (Linux ``/proc``).
+def open_for_writing(paths: list[Path]) -> set[Path]:
+    """Those of ``paths`` that a process on this machine has open for writing (Linux ``/proc``).
 
     A copy that pauses longer than the settle time keeps its file open; this catches it. A
     writer on another host (network share) is invisible here, which is what the settle time
-    is for. False where ``/proc`` is not available.
+    is for. Empty where ``/proc`` is not available. One scan of ``/proc`` for all paths.
     """
+    wanted = {}
+    for path in paths:
+        with contextlib.suppress(OSError):
+            wanted[str(path.resolve())] = path
     try:
-        target = path.resolve()
-        pids = [p for p in os.listdir("/proc") if p.isdigit()]
+        pids = [p for p in os.listdir("/proc") if p.isdigit()] if wanted else []
     except OSError:
-        return False
+        return set()
+    found: set[Path] = set()
     for pid in pids:
         fd_dir = f"/proc/{pid}/fd"
         try:
@@ -231,32 +236,35 @@ def open_for_writing(path: Path) -> bool:
             continue
         for fd in fds:
             try:
-                if os.readlink(f"{fd_dir}/{fd}") != str(target):
+                target = os.readlink(f"{fd_dir}/{fd}")
+                if target not in wanted:
                     continue
                 with open(f"/proc/{pid}/fdinfo/{fd}") as info:
                     flags = int(next(line for line in info if line.startswith("flags:")).split()[1], 8)
             except (OSError, StopIteration, ValueError):
                 continue
             if flags & (os.O_WRONLY | os.O_RDWR):
-                return True
-    return False
+                found.add(wanted[target])
+    return found
 
 
-def settled(path: Path, settle_seconds: float) -> bool:
-    """A file is complete when no local process writes it and it has not changed for the settle time."""
+def _quiet(path: Path, settle_seconds: float) -> bool:
     try:
-        age = time.time() - path.stat().st_mtime
+        return time.time() - path.stat().st_mtime >= settle_seconds
     except FileNotFoundError:
         return False
-    return age >= settle_seconds and not open_for_writing(path)
 
 
 def wait_until_settled(paths: list[Path], settle_seconds: float, *, timeout: float) -> tuple[list[Path], list[Path]]:
-    """Split ``paths`` into files that are complete and files still being written after ``timeout``."""
+    """Split ``paths`` into complete files and files still being written after ``timeout``.
+
+    Complete: unchanged for ``settle_seconds`` and open for writing by no local process.
+    """
     deadline = time.monotonic() + timeout
-    waiting = list(paths)
+    waiting = [p for p in paths if p.exists()]
     while True:
-        busy = [p for p in waiting if p.exists() and not settled(p, settle_seconds)]
+        writing = open_for_writing(waiting)
+        busy = [p for p in waiting if p in writing or not _quiet(p, settle_seconds)]
         if not busy or time.monotonic() >= deadline:
             return [p for p in paths if p not in busy], busy
         waiting = busy
