@@ -112,6 +112,10 @@ class _Stage(_Task):
         """Whether the ledger shows the batch got through this stage."""
         return ledger.stage_reached(record, self.ledger_stage)
 
+    def _log_context(self) -> dict[str, str]:
+        """Extra fields for every log line of this stage (the per-batch stages bind their own)."""
+        return {}
+
     def do(self) -> dict[str, Any]:  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -124,7 +128,10 @@ class _Stage(_Task):
         Completeness is checked again once the lock is held: two ``run``/``watch`` processes that
         scheduled the same batch run each stage once, the second finding it done.
         """
-        structlog.contextvars.bind_contextvars(batch_id=self.batch_id, stage=self.stage_name)
+        # A fresh context per stage: a warehouse-wide stage names the files of all its batches,
+        # not the file of the last ingest.
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(batch_id=self.batch_id, stage=self.stage_name, **self._log_context())
         with db.writer_lock(self.settings):
             if self.complete():
                 log.info(f"{self.stage_name}.already_done", detail="another pipeline process finished it")
@@ -275,6 +282,12 @@ class _WarehouseStage(_Stage):
         with db.connect(self.settings) as con:
             for batch_id in self.batch_ids:
                 ledger.advance(con, batch_id, self.ledger_stage)
+
+    def _log_context(self) -> dict[str, str]:
+        """``file``: the files of the run's batches in arrival order, comma-separated."""
+        with db.connect(self.settings) as con:
+            records = [r for r in (ledger.get(con, b) for b in self.batch_ids) if r]
+        return {"file": ",".join(r["file"] for r in sorted(records, key=lambda r: r["seq"]))}
 
 
 class DbtBuild(_WarehouseStage):

@@ -167,11 +167,16 @@ def _open(settings: Settings, *, read_only: bool) -> Iterator[duckdb.DuckDBPyCon
     try:
         if not read_only:
             con.execute(f"set temp_directory = {sql_literal(str(secure_dir(settings.tmp_dir)))}")
-            for stmt in SCHEMA_DDL:
-                con.execute(stmt)
+            _ensure_schema(con, settings.warehouse_db)
         yield con
     finally:
         con.close()
+
+
+def _ensure_schema(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """``create … if not exists`` for the whole schema (a few ms; cheaper than asking the catalog)."""
+    for stmt in SCHEMA_DDL:
+        con.execute(stmt)
 
 
 def wait_until_unlocked(settings: Settings) -> None:
