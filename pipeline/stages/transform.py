@@ -22,6 +22,7 @@ import structlog
 
 from pipeline.errors import TransformFailed
 from pipeline.settings import Settings
+from pipeline.store.files import atomic_write_text
 
 log = structlog.get_logger()
 
@@ -76,9 +77,13 @@ def _dbt_environment(settings: Settings) -> Iterator[None]:
                 os.environ[name] = value
 
 
+def _dbt_vars(settings: Settings) -> dict[str, str]:
+    return {"timezone": settings.timezone, "category_rollup": settings.category_rollup}
+
+
 def _common_args(settings: Settings) -> list[str]:
     project_dir = str(settings.dbt_project_dir)
-    dbt_vars = {"timezone": settings.timezone, "category_rollup": settings.category_rollup}
+    dbt_vars = _dbt_vars(settings)
     return [
         "--project-dir",
         project_dir,
@@ -184,14 +189,32 @@ def _summarise(outcome: Any, duration: float) -> TransformResult:
     )
 
 
-def build(settings: Settings, *, select: str | None = None) -> TransformResult:
+def _vars_file(settings: Settings) -> Path:
+    return settings.state_dir / "dbt_vars.json"
+
+
+def _vars_changed(settings: Settings) -> bool:
+    """Whether the last successful build used other vars (time zone, rollup): incremental models
+    then hold rows computed under the old ones and must be rebuilt whole."""
+    path = _vars_file(settings)
+    return not path.exists() or json.loads(path.read_text()) != _dbt_vars(settings)
+
+
+def build(settings: Settings, *, select: str | None = None, full_refresh: bool = False) -> TransformResult:
     """Run ``dbt build`` (models and their tests, in DAG order) against the warehouse.
 
+    Incremental by default: staging and the localized chats take in only what the batches
+    published since the last build change (``dbt/macros/new_batches.sql``). ``full_refresh``
+    rebuilds every model from all history (and is chosen automatically when the dbt vars
+    changed since the last build); both paths give the same marts (tested).
     ``select`` is a dbt selection (e.g. ``"+category_chat_volume"``); all nodes when None.
     Raises :class:`TransformFailed` naming the failing node(s) when a model errors or an
     error-severity test fails; warn-severity tests only show up in ``tests_warned``.
     """
+    full_refresh = full_refresh or _vars_changed(settings)
     command = ["build", *(["--select", *select.split()] if select else [])]
+    if full_refresh:
+        command.append("--full-refresh")
     started = time.monotonic()
     outcome = _invoke(settings, command)
     result = _summarise(outcome, round(time.monotonic() - started, 3))
@@ -199,12 +222,16 @@ def build(settings: Settings, *, select: str | None = None) -> TransformResult:
         "transform.build",
         ok=outcome.success,
         select=select,
+        full_refresh=full_refresh,
         models_ok=result.models_ok,
         tests_passed=result.tests_passed,
         tests_warned=len(result.tests_warned),
         tests_failed=len(result.tests_failed),
         duration_s=result.duration,
     )
+    if outcome.success and not select:
+        _vars_file(settings).parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(_vars_file(settings), json.dumps(_dbt_vars(settings)))
     if not outcome.success:
         error = TransformFailed(_failure_message(outcome))
         error.result = result  # type: ignore[attr-defined]  # for callers that report details

@@ -1,3 +1,5 @@
+{{ config(materialized='incremental', unique_key='chat_id', incremental_strategy='delete+insert') }}
+
 with
 
 source as (
@@ -6,9 +8,25 @@ source as (
 
 ),
 
+candidates as (
+
+    -- incremental: every version of the chats the new batches touch (their latest version may
+    -- be new or, for a retried older export, still an earlier one); a full build takes all
+    select source.*
+    from source
+    {% if is_incremental() %}
+        where source.id in (
+            select touched.id
+            from source as touched
+            where touched._batch_id in ({{ new_batches() }})
+        )
+    {% endif %}
+
+),
+
 latest as (
 
-    {{ latest_version('source') }}
+    {{ latest_version('candidates') }}
 
 ),
 
