@@ -43,8 +43,8 @@ class _Seen:
     size: int
     mtime_ns: int
     stable_since: float
-    #: True after a close-after-write or moved-in event, False after a write or create event,
-    #: None when only a scan found the file (no event to go by).
+    #: True after a close-after-write or moved-in event, False after a write event, None when
+    #: only a scan or a create event found the file (nothing to go by but settle and /proc).
     closed: bool | None = None
 
 
@@ -97,7 +97,7 @@ class Watcher:
                 seen = self._seen[path] = _Seen(time.monotonic(), -1, -1, time.monotonic())
             if how in ("closed", "moved_in"):
                 seen.closed = True
-            elif how in ("modified", "created"):
+            elif how == "modified":  # not "created": a move from outside the folder arrives as one
                 seen.closed = False
 
     def reconcile(self) -> None:
