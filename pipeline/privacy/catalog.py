@@ -9,6 +9,7 @@ list here instead of keeping a second one:
 
 Read from the yml files (not dbt's manifest) so no dbt invocation or parse is needed.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -77,6 +78,7 @@ def classify_columns(settings: Settings) -> dict[str, dict[str, str]]:
     """{relation: {column: 'free_text' | 'identifier'}} from the dbt yml markers and settings."""
     out: dict[str, dict[str, str]] = {}
     for relation, columns in pii_meta(settings).items():
-        out[relation] = {c: ("identifier" if str(v).lower() == "identifier" else "free_text")
-                         for c, v in columns.items()}
+        out[relation] = {
+            c: ("identifier" if str(v).lower() == "identifier" else "free_text") for c, v in columns.items()
+        }
     return out
