@@ -4,7 +4,6 @@ HMAC-SHA256 with a secret key: values cannot be recovered by hashing a dictionar
 candidates (an unsalted hash can). The key comes from ``PIPELINE_PSEUDONYM_KEY`` or a key
 file created on first use (owner-only).
 """
-
 from __future__ import annotations
 
 import hashlib
@@ -36,11 +35,8 @@ def pseudonym_key(settings: Settings) -> bytes:
             return path.read_text().strip().encode()
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_hex(32) + "\n")
-        log.warning(
-            "pseudonym.key_created",
-            path=str(path),
-            note="random key, owner-only; back it up: pseudonyms change if it is lost",
-        )
+        log.warning("pseudonym.key_created", path=str(path),
+                    note="random key, owner-only; back it up: pseudonyms change if it is lost")
     if path.stat().st_mode & 0o077:
         raise ConfigError(f"{path} is readable by others; run: chmod 600 {path}")
     key = path.read_text().strip()

@@ -1,5 +1,4 @@
 """The PII catalog is read from the dbt project's yml (one declaration for dbt and redaction)."""
-
 from __future__ import annotations
 
 from pipeline.privacy import catalog
