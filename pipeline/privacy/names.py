@@ -6,7 +6,7 @@ Why this shape (measured on 200k messages, 2 cores, DuckDB 1.0):
   as its DFA stays small. A case-sensitive alternation of ~5k given names scans text
   at ~1.7M messages/s; 20k names blow the DFA cache and fall to ~170k/s. So the
   *full-text* scan uses a strict list (:func:`strict_given_names`, capped at
-  :data:`STRICT_LIMIT`), and the big gazetteer (~60k given names and surnames) is only
+  :data:`STRICT_LIMIT`), and the gazetteer (~60k given names and surnames) is only
   ever matched against short *candidate* tokens, where its cost does not matter.
 * One ``regexp_replace`` marks candidates between U+001F separators: a token after a
   cue ("Hi", "Thanks,", "my name is", "this is", "I'm", "speaking with", "Cheers\\n") or
@@ -38,8 +38,10 @@ import gender_guesser
 from english_words import get_english_words_set
 from faker.providers import person as faker_person
 
-#: Full-text scan list size (see module docstring for why it is capped).
+#: List sizes (see module docstring for why they are capped): names after a cue (anchored),
+#: and names anywhere (unanchored; RE2's DFA cache overflows past ~3k names: 300k -> 80k msg/s).
 STRICT_LIMIT = 6000
+ANYWHERE_LIMIT = 3000
 SEP = "\x1f"
 
 #: Names of origins the packages under-represent (given and family names).
@@ -149,24 +151,24 @@ much just still also really actually only even please thanks thank cheers regard
 good great bad happy glad morning afternoon evening night day today tomorrow yesterday tonight week
 having trying looking calling writing wondering hoping waiting getting going coming chasing following
 back home about after before because if when where why what who how which while again soon now then
-support service customer customers staff sir madam there's hope love best kind warm many yours sincerely
+support service customer customers staff sir madam there's yours sincerely
 called calling contacting reaching regarding re fw fwd hopefully unfortunately urgent asap just quick
 monday tuesday wednesday thursday friday saturday sunday january february march april june july august
 september october november december mon tue wed thu fri sat sun jan feb mar apr jun jul aug sep sept oct
 nov dec street st road rd avenue ave drive dr lane place court crescent parade highway terrace way unit
 level lot po box suite shop nsw vic qld wa sa tas nt act australia australian aussie nz
 telstra optus vodafone tpg iinet aussie belong dodo amaysim boost bunnings woolworths woolies coles aldi
-kmart target myer david jones jb hi-fi harvey norman officeworks qantas virgin jetstar rex auspost
+kmart target myer jb hi-fi officeworks qantas virgin jetstar auspost
 startrack medibank bupa ahm nib hcf commbank commonwealth nab anz westpac bendigo suncorp amazon ebay
-uber netflix stan foxtel kayo binge apple iphone samsung galaxy google pixel microsoft windows dell hp
-lenovo sony lg xbox playstation spotify paypal afterpay zip menulog doordash deliveroo ikea big w bcf
-rebel supercheap chemist warehouse priceline dan murphy's bws liquorland 7-eleven ampol bp shell caltex
-agl origin energyaustralia red alinta synergy sydney melbourne brisbane perth adelaide hobart darwin
+uber netflix foxtel kayo binge apple iphone samsung galaxy google pixel microsoft windows dell hp
+lenovo sony lg xbox playstation spotify paypal afterpay zip menulog doordash deliveroo ikea bcf
+supercheap chemist warehouse priceline bws liquorland 7-eleven ampol bp shell caltex
+agl energyaustralia alinta synergy sydney melbourne brisbane perth adelaide hobart darwin
 canberra geelong newcastle wollongong cairns townsville ballarat bendigo toowoomba launceston mackay
-rockhampton bunbury wagga alice springs gold coast sunshine parramatta penrith dubbo orange albury
-mildura shepparton tamworth bathurst wodonga gladstone hervey bay mandurah kalgoorlie geraldton broome
-katherine devonport burnie ipswich logan frankston dandenong bondi manly chatswood fremantle
-glenelg richmond fitzroy carlton kilda toorak surry hills cbd north south east west new
+rockhampton bunbury wagga parramatta penrith dubbo orange albury
+mildura shepparton tamworth bathurst wodonga gladstone mandurah kalgoorlie geraldton broome
+devonport burnie ipswich frankston dandenong bondi manly chatswood fremantle
+glenelg richmond fitzroy carlton kilda toorak cbd north south east west new
 """.split()
 )
 
@@ -185,7 +187,17 @@ CUES = (
 #: A name token: letters with inner apostrophes or hyphens (O'Brien, Smith-Jones, D’Souza).
 TOKEN = r"[A-Za-z][A-Za-z'’-]*[A-Za-z]"
 CAP_TOKEN = r"[A-Z][A-Za-z'’-]*[A-Za-z]"
-_LEAD = r"(^|[^A-Za-z'’])"
+_LEAD = r"(^|[^A-Za-z'’\[_])"
+#: Words that make the capitalised word before them part of a place or brand ("Alice Springs",
+#: "Gold Coast", "Bourke St", "Harvey Norman"): such a candidate is kept whole.
+PLACE_WORDS = frozenset(
+    """
+springs coast hills heights park beach bay point creek valley island river lakes vale downs gardens ridge
+st street rd road ave avenue dr drive lane ln pl place ct court cres crescent pde parade hwy highway tce
+terrace way blvd boulevard square sq mall plaza centre center station airport hospital university uni
+school college shopping store stores plains junction wagga norman jones murphy's hi-fi bank group
+""".split()
+)
 
 
 def _ascii(text: str) -> str:
@@ -275,103 +287,76 @@ def _alternation(names) -> str:
 
 
 @functools.cache
-def candidate_regex() -> str:
-    """Marks cue-led candidates (groups 1-3) and strict given names (groups 4-6)."""
-    strict = _alternation(n.capitalize() for n in strict_given_names())
-    follow = rf"(?: {CAP_TOKEN}){{0,2}}"
-    return (
-        rf"{_LEAD}((?:(?i:{CUES})[ \t,:;!.\n]{{1,4}})+)({TOKEN}{follow})"
-        rf"|{_LEAD}()((?:{strict})\b{follow})"
-    )
-
-
-@functools.cache
-def lower_regex() -> str:
-    """Lower-case strict given names after a strong cue ("hey its jack here", "my name is mai")."""
-    strict = _alternation(strict_given_names())
-    return rf"{_LEAD}((?:(?i:{CUES})[ \t,:;!.\n]{{1,4}})+)((?:{strict}))\b"
-
-
-@functools.cache
-def gazetteer_regex() -> str:
-    """Full-match regex of every known given or family name (lower case)."""
+def word_sets() -> dict[str, frozenset[str]]:
+    """The lookups of the passes: strict given names, all names, stop and place words."""
     given, family = gazetteers()
-    return "(?:" + _alternation(given | family) + ")"
+    return {"strict": frozenset(strict_given_names()), "gaz": given | family, "stop": STOP_WORDS, "place": PLACE_WORDS}
+
+
+#: Guard characters of the passes (removed at the end): PROTECT before a word stops later
+#: passes from taking it as a name, MARK before a capitalised word anchors the strict lookup.
+PROTECT = "\x1e"
+MARK = SEP
+_GAP = r"[ \t,:;!.\n]{1,4}"
 
 
 @functools.cache
-def stop_regex() -> str:
-    return "(?:" + _alternation(STOP_WORDS) + ")"
+def passes() -> tuple[tuple[str, str], ...]:
+    """``(regex, replacement)`` pairs, applied in order by SQL and Python alike.
 
-
-def macros(literal) -> tuple[str, ...]:
-    """SQL macros of the classifier (``literal`` quotes a string for SQL)."""
-    stop = literal(stop_regex())
-    # Only the small stop-word regex runs inside the lambda: DuckDB 1.0 re-initialises a
-    # lambda's regex per chunk, so a large gazetteer there costs ~30x in throughput
-    # (measured: 3.6k vs >100k messages/s). Lower-case names use LOWER_REGEX instead.
+    Only plain ``regexp_replace`` passes, no lambdas: DuckDB 1.0 re-initialises a regex
+    (or a constant list) inside a lambda for every row or chunk; measured 30-3,600
+    messages/s with gazetteers there, against >1M/s for an anchored pass. Big
+    alternations are anchored (after a cue, or after the MARK character), so RE2's DFA
+    only walks the name trie where a name can start.
+    """
+    sets = word_sets()
+    cues = rf"{_LEAD}((?:(?i:{CUES}){_GAP})+)"
+    stop = _alternation(sets["stop"])
+    place = _alternation(sets["place"])
+    strict = _alternation(n.capitalize() for n in strict_given_names()[:ANYWHERE_LIMIT])
     return (
-        f"""create or replace temp macro pii_name_tok(t) as
-            regexp_full_match(t, '[A-Z].*') and not regexp_full_match(lower(t), {stop})""",
-        """create or replace temp macro pii_name_fix(c) as
-            case when not pii_name_tok(split_part(c, ' ', 1)) then c
-                 when split_part(c, ' ', 2) = '' then '[NAME]'
-                 when not pii_name_tok(split_part(c, ' ', 2)) then '[NAME]' || substr(c, length(split_part(c, ' ', 1)) + 1)
-                 when split_part(c, ' ', 3) = '' or not pii_name_tok(split_part(c, ' ', 3))
-                 then '[NAME]' || substr(c, length(split_part(c, ' ', 1)) + length(split_part(c, ' ', 2)) + 2)
-                 else '[NAME]' end""",
+        (rf"{cues}((?i:{stop})\b)", "\\1\\2" + PROTECT + "\\3"),  # "Hi Team", "this is Telstra"
+        (rf"{cues}({CAP_TOKEN})", "\\1\\2[NAME]"),  # "Hi Mai", "Thanks, Grace"
+        (rf"{cues}((?:{_alternation(cue_lower_names())}))\b", "\\1\\2[NAME]"),  # "hey its jack here"
+        (rf"({CAP_TOKEN})( (?i:{place})\b)", PROTECT + "\\1\\2"),  # "Alice Springs", "Bourke St"
+        (rf"(^|[^A-Za-z'’\[_\x1e-])(?:{strict})\b", "\\1[NAME]"),  # common given names anywhere
+        (rf"(\[NAME\] )((?i:{stop}|{place})\b)", "\\1" + PROTECT + "\\2"),
+        (rf"\[NAME\](?: {CAP_TOKEN}){{1,2}}", "[NAME]"),  # surnames after a name
+        (PROTECT, ""),
     )
+
+
+@functools.cache
+def cue_lower_names() -> tuple[str, ...]:
+    """Lower-case given names accepted after a cue: the :data:`STRICT_LIMIT` most common,
+    common English words included ("hey its jack here")."""
+    faker_given, _ = _faker_names()
+    given, _ = gazetteers()
+    weight = dict(faker_given, **{n: 99 for n in _EXTRA})
+    pool = sorted((n for n in weight if n in given and len(n) >= 3), key=lambda n: (-weight[n], n))
+    return tuple(pool[:STRICT_LIMIT])
 
 
 def redact_sql(expr: str, literal) -> str:
-    """Mark-and-classify pass over ``expr`` (see module docstring)."""
-    repl = literal("\\1\\2\\4\\5" + SEP + "\\3\\6" + SEP)
-    marked = f"regexp_replace(replace({expr}, {literal(SEP)}, ''), {literal(candidate_regex())}, {repl}, 'g')"
-    pieces = f"string_split({marked}, {literal(SEP)})"
-    lower = f"regexp_replace({expr}, {literal(lower_regex())}, {literal(chr(92) + '1' + chr(92) + '2[NAME]')}, 'g')"
-    pieces = pieces.replace(expr, lower, 1)
-    return (
-        f"array_to_string(list_transform({pieces}, (x, i) -> case when i % 2 = 0 then pii_name_fix(x) else x end), '')"
-    )
-
-
-# --------------------------------------------------------------------------- python twin
+    """The passes of :func:`passes` over ``expr`` (guard characters stripped first)."""
+    expr = f"replace(replace({expr}, {literal(SEP)}, ''), {literal(PROTECT)}, '')"
+    for regex, repl in passes():
+        if regex == PROTECT:
+            expr = f"replace({expr}, {literal(regex)}, '')"
+        else:
+            expr = f"regexp_replace({expr}, {literal(regex)}, {literal(repl)}, 'g')"
+    return expr
 
 
 @functools.cache
-def _compiled() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
-    return (
-        re.compile(candidate_regex(), re.ASCII),
-        re.compile(lower_regex(), re.ASCII),
-        re.compile(stop_regex(), re.ASCII),
-    )
-
-
-def _is_name(token: str) -> bool:
-    stop = _compiled()[2]
-    return "A" <= token[:1] <= "Z" and not stop.fullmatch(token.lower())
-
-
-def fix_candidate(candidate: str) -> str:
-    """Python twin of ``pii_name_fix``."""
-    parts = candidate.split(" ")
-    if not _is_name(parts[0]):
-        return candidate
-    kept = 1
-    while kept < len(parts) and kept < 3 and _is_name(parts[kept]):
-        kept += 1
-    rest = " ".join(parts[kept:])
-    return "[NAME]" + (" " + rest if rest else "")
+def _compiled() -> tuple[tuple[re.Pattern[str], str], ...]:
+    return tuple((re.compile(regex, re.ASCII), repl) for regex, repl in passes())
 
 
 def redact_python(text: str) -> str:
     """Python twin of :func:`redact_sql`."""
-    regex = _compiled()[0]
-
-    def sub(m: re.Match[str]) -> str:
-        if m.group(3) is not None:
-            return m.group(1) + m.group(2) + fix_candidate(m.group(3))
-        return m.group(4) + fix_candidate(m.group(6))
-
-    text = _compiled()[1].sub(lambda m: m.group(1) + m.group(2) + "[NAME]", text)
-    return regex.sub(sub, text.replace(SEP, ""))
+    text = text.replace(SEP, "").replace(PROTECT, "")
+    for regex, repl in _compiled():
+        text = regex.sub(repl, text)
+    return text
