@@ -323,6 +323,7 @@ def passes() -> tuple[tuple[str, str], ...]:
         (rf"(^|[^A-Za-z'’\[_\x1e-])(?:{strict})\b", "\\1[NAME]"),  # common given names anywhere
         (rf"(\[NAME\] )((?i:{stop}|{place})\b)", "\\1" + PROTECT + "\\2"),
         (rf"\[NAME\](?: {CAP_TOKEN}){{1,2}}", "[NAME]"),  # surnames after a name
+        (r"\[NAME\](?: \[NAME\])+", "[NAME]"),  # given + family name found separately
         (PROTECT, ""),
     )
 
