@@ -120,9 +120,12 @@ LATE_RULES: tuple[Rule, ...] = tuple(r for r in RULES if "acct" in r.regex)
 RULES = tuple(r for r in RULES if r not in LATE_RULES)
 #: Cheap guard: only rows mentioning one of the introducing words run the rules.
 GUARD_REGEX = (
-    r"(?i)d\.?o\.?b|birth|born|b\.?d|exp|valid|good thru|cvv|cvc|cid|csc|code|digit|tfn|tax file|"
-    r"medicare|abn|acn|business number|company number|bsb|acc|a/c|licen|dl|lic|passport"
+    r"(?i)\b(?:d\.?o\.?b|birth|born|b\.?d|exp|valid|good thru|cvv|cvc|cid|csc|security code|card code|"
+    r"verification code|(?:3|three|4|four)[ -]digit|tfn|tax file|medicare|abn|acn|australian business|"
+    r"australian company|bsb|licen|dl|lic|driver|driving|passport)"
 )
+#: Guard of :data:`LATE_RULES` (account numbers).
+LATE_GUARD_REGEX = r"(?i)\b(?:acc|acct|account|bank|a/c)|\[BANK_ACCOUNT\]"
 
 #: A CVV or expiry right after a redacted card ("[CARD] 09/27 123", "[CARD], exp 09/27, 123").
 CARD_TAIL_REGEX = (
@@ -140,6 +143,12 @@ def apply_sql(expr: str, literal: Callable[[str], str], rules: tuple[Rule, ...] 
 
 _COMPILED = {rules: tuple((re.compile(r.regex, re.ASCII), r) for r in rules) for rules in (RULES, LATE_RULES)}
 _GUARD = re.compile(GUARD_REGEX, re.ASCII)
+_LATE_GUARD = re.compile(LATE_GUARD_REGEX, re.ASCII)
+
+
+def late_guard(text: str) -> bool:
+    """True when ``text`` may hold an account number (the SQL guard of :data:`LATE_RULES`)."""
+    return _LATE_GUARD.search(text) is not None
 
 
 def guard(text: str) -> bool:

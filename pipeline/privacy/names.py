@@ -339,10 +339,31 @@ def cue_lower_names() -> tuple[str, ...]:
     return tuple(pool[:STRICT_LIMIT])
 
 
-def redact_sql(expr: str, literal) -> str:
-    """The passes of :func:`passes` over ``expr`` (guard characters stripped first)."""
+#: Passes that need a cue; rows whose raw text has no cue skip them (:func:`redact_sql`).
+CUE_PASSES = 3
+
+
+@functools.cache
+def cue_guard_regex() -> str:
+    return rf"{_LEAD}(?i:{CUES}){_GAP}"
+
+
+def redact_sql(expr: str, literal, column: str | None = None) -> str:
+    """The passes of :func:`passes` over ``expr`` (guard characters stripped first).
+
+    With ``column`` (the raw text), the cue passes only run on rows whose raw text has a
+    cue: a ``case when`` on the column, evaluated once per row.
+    """
     expr = f"replace(replace({expr}, {literal(SEP)}, ''), {literal(PROTECT)}, '')"
-    for regex, repl in passes():
+    steps = passes()
+    cued = expr
+    for regex, repl in steps[:CUE_PASSES]:
+        cued = f"regexp_replace({cued}, {literal(regex)}, {literal(repl)}, 'g')"
+    if column is None:
+        expr = cued
+    else:
+        expr = f"(case when regexp_matches({column}, {literal(cue_guard_regex())}) then {cued} else {expr} end)"
+    for regex, repl in steps[CUE_PASSES:]:
         if regex == PROTECT:
             expr = f"replace({expr}, {literal(regex)}, '')"
         else:

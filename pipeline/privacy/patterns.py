@@ -421,6 +421,8 @@ PREFIX_SEP = "\x1e"
 #: Guard of the mark-and-classify pass, tested on the raw text. '@' is included because
 #: replacing an e-mail can create a leading boundary: jo@ex.com123456782 -> [EMAIL]123456782.
 CHECKED_GUARD_REGEX = f"@|{CHECKED_REGEX}"
+#: Rows that can hold a URL.
+URL_GUARD_REGEX = r"(?i:https?://|www\.)"
 #: Rows that can hold an identifier: digits, '@', '::' (IPv6), obfuscated 'at'. Names are checked on all rows.
 PREFILTER_REGEX = r"[0-9@:]|(?i:[\[({ ]at[\])} ])"
 
@@ -550,7 +552,7 @@ def _identifiers_sql(column: str) -> str:
     Guards are plain ``case when`` on the raw column, never a lambda: DuckDB 1.0
     re-initialises regexes inside a lambda per chunk, which cost more than the guard saved.
     """
-    url = _replace_sql(column, URL_SECRET)
+    url = f"(case when regexp_matches({column}, {sql_literal(URL_GUARD_REGEX)}) then {_replace_sql(column, URL_SECRET)} else {column} end)"
     rules = identifiers.apply_sql(url, sql_literal)
     expr = f"(case when regexp_matches({column}, {sql_literal(identifiers.GUARD_REGEX)}) then {rules} else {url} end)"
     expr = _replace_sql(expr, EMAIL)
@@ -559,7 +561,10 @@ def _identifiers_sql(column: str) -> str:
     expr = _replace_sql(expr, PHONE)
     checked = _checked_sql(expr)
     expr = f"(case when regexp_matches({column}, {sql_literal(CHECKED_GUARD_REGEX)}) then {checked} else {expr} end)"
-    expr = identifiers.apply_sql(expr, sql_literal, identifiers.LATE_RULES)
+    late = identifiers.apply_sql(expr, sql_literal, identifiers.LATE_RULES)
+    expr = (
+        f"(case when regexp_matches({column}, {sql_literal(identifiers.LATE_GUARD_REGEX)}) then {late} else {expr} end)"
+    )
     tail = sql_literal(identifiers.CARD_TAIL_REGEX)
     expr = f"regexp_replace({expr}, {tail}, '\\1[CARD_EXPIRY]\\3[CVV]', 'g')"
     expr = _replace_sql(expr, IPV6)
@@ -575,7 +580,7 @@ def redact_sql(column: str) -> str:
         f"(case when regexp_matches({column}, {sql_literal(PREFILTER_REGEX)}) "
         f"then {_identifiers_sql(column)} else {column} end)"
     )
-    return f"({names.redact_sql(ids, sql_literal)})"
+    return f"({names.redact_sql(ids, sql_literal, column)})"
 
 
 def detect_sql(column: str) -> str:
@@ -596,6 +601,7 @@ _COMPILED = {
 }
 _CHECKED_RE = re.compile(CHECKED_REGEX, _FLAGS)
 _CHECKED_GUARD_RE = re.compile(CHECKED_GUARD_REGEX, _FLAGS)
+_URL_GUARD_RE = re.compile(URL_GUARD_REGEX, _FLAGS)
 _CARD_TAIL_RE = re.compile(identifiers.CARD_TAIL_REGEX, _FLAGS)
 _PREFILTER_RE = re.compile(PREFILTER_REGEX, _FLAGS)
 
@@ -647,7 +653,8 @@ def _scan(text: str, found: list[tuple[str, str]] | None) -> str:
     """Python twin of :func:`redact_sql`, step by step in the same order."""
     if _PREFILTER_RE.search(text):
         raw = text
-        text = _sub(URL_SECRET, "url_secret", found)(text)
+        if _URL_GUARD_RE.search(raw):
+            text = _sub(URL_SECRET, "url_secret", found)(text)
         if identifiers.guard(raw):
             text = identifiers.apply_python(text, found)
         for pattern, key in (
@@ -659,7 +666,8 @@ def _scan(text: str, found: list[tuple[str, str]] | None) -> str:
             text = _sub(pattern, key, found)(text)
         if _CHECKED_GUARD_RE.search(raw):
             text = _CHECKED_RE.sub(_checked(found), text.replace(SEP, "").replace(PREFIX_SEP, ""))
-        text = identifiers.apply_python(text, found, identifiers.LATE_RULES)
+        if identifiers.late_guard(raw):
+            text = identifiers.apply_python(text, found, identifiers.LATE_RULES)
         text = _CARD_TAIL_RE.sub(
             lambda m: m.group(1) + "[CARD_EXPIRY]" + (m.group(3) or "") + ("[CVV]" if m.group(4) else ""), text
         )
