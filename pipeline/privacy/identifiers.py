@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 #: Separators that may sit between an introducing phrase and its value.
-_GAP = r"[\s:#=.,-]*(?:(?:is|was|are|of|no|num|nbr|number|=|:)\b[\s:#.=-]*){0,3}"
+_GAP = r"[\s:#=.,-]*(?:(?:is|was|are|of|the|on|no|num|nbr|number|=|:)\b[\s:#.=-]*){0,3}"
 _MONTHS = (
     "jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
     "sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?"
@@ -27,7 +27,7 @@ _MONTHS = (
 #: Dates: 03/04/1985, 3-4-85, 1985-04-03, 3 April 1985, 3rd of Apr 1985, April 3, 1985.
 _DATE = (
     r"(?:\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})|\d{4}[/.-]\d{1,2}[/.-]\d{1,2}"
-    rf"|\d{{1,2}}(?:st|nd|rd|th)?(?: of)?[ -](?:{_MONTHS})\.?,?[ -]\d{{4}}"
+    rf"|\d{{1,2}}(?:st|nd|rd|th)?(?: of)?[ -](?:{_MONTHS})\.?,?[ -](?:\d{{4}}|\d{{2}})"
     rf"|(?:{_MONTHS})\.? \d{{1,2}}(?:st|nd|rd|th)?,? \d{{4}})"
 )
 
@@ -96,7 +96,7 @@ RULES: tuple[Rule, ...] = (
     _led(
         "bank_account",
         "[BANK_ACCOUNT]",
-        r"(?:bank )?acc(?:oun)?t|acct|a/c|account number|acc no|\[BANK_ACCOUNT\](?: and| &|,)?",
+        r"(?:bank )?acc(?:oun)?t|acct|a/c|account number|acc no",
         r"\d(?:[ -]?\d){5,9}",
         "6-10 digit account number after account / acct / a/c or after a BSB.",
     ),
@@ -115,8 +115,25 @@ RULES: tuple[Rule, ...] = (
         "Passport numbers (1-2 letters + 6-8 digits, or 8-9 digits) after passport.",
     ),
 )
+RULES = (
+    *RULES,
+    # An account number right after a redacted BSB ("BSB [BANK_ACCOUNT], 12345678").
+    Rule(
+        "bank_account",
+        "[BANK_ACCOUNT]",
+        r"(\[BANK_ACCOUNT\](?:[ ,;/]+(?:and |& )?(?i:acc(?:oun)?t(?: no\.?| number)?)?[ :#]*))(\d(?:[ -]?\d){5,9})\b",
+        "Account digits after a redacted BSB (with or without 'account').",
+    ),
+    Rule(
+        "bank_account",
+        "[BANK_ACCOUNT]",
+        r"(^|[^0-9A-Za-z#$./-])(\d{3}-\d{3}[ ,/]+\d{6,10})\b",
+        "Unlabelled BSB-account pairs 062-000 12345678.",
+    ),
+    Rule("address", "[ADDRESS]", r"(\b)((?i:p\.? ?o\.? box|locked bag|gpo box) \d{1,6})\b", "PO Box 123."),
+)
 #: Account numbers run after the card pass, so "account 4462 2944 1575 6958" stays a card.
-LATE_RULES: tuple[Rule, ...] = tuple(r for r in RULES if "acct" in r.regex)
+LATE_RULES: tuple[Rule, ...] = tuple(r for r in RULES if r.name in ("bank_account", "address") and "bsb" not in r.regex)
 RULES = tuple(r for r in RULES if r not in LATE_RULES)
 #: Cheap guard: only rows mentioning one of the introducing words run the rules.
 GUARD_REGEX = (
@@ -125,7 +142,7 @@ GUARD_REGEX = (
     r"australian company|bsb|licen|dl|lic|driver|driving|passport)"
 )
 #: Guard of :data:`LATE_RULES` (account numbers).
-LATE_GUARD_REGEX = r"(?i)\b(?:acc|acct|account|bank|a/c)|\[BANK_ACCOUNT\]"
+LATE_GUARD_REGEX = r"(?i)\b(?:acc|acct|account|bank|a/c|bsb|p\.? ?o\.? box|locked bag|gpo)|\d{3}-\d{3}[ ,/]"
 
 #: A CVV or expiry right after a redacted card ("[CARD] 09/27 123", "[CARD], exp 09/27, 123").
 CARD_TAIL_REGEX = (

@@ -182,7 +182,9 @@ CUES = (
     r"speaking with|speaking to|spoke (?:to|with)|spoken (?:to|with)|talking (?:to|with)|talked (?:to|with)|"
     r"chatted with|chatting with|dealing with|dealt with|assisted by|helped by|served by|"
     r"ask for|asked for|attn|attention|c/o|signed|account holder|card ?holder|"
-    r"mr|mrs|ms|miss|dr|mx|prof|--|—|-"
+    r"mr|mrs|ms|miss|dr|mx|prof|--|—|-|"
+    r"my (?:wife|husband|partner|son|daughter|mum|mom|mother|dad|father|brother|sister|friend|colleague|manager)|"
+    r"named|agent|technician|consultant|ask|tell|cc"
 )
 #: A name token: letters with inner apostrophes or hyphens (O'Brien, Smith-Jones, D’Souza).
 TOKEN = r"[A-Za-z][A-Za-z'’-]*[A-Za-z]"
@@ -324,6 +326,8 @@ def passes() -> tuple[tuple[str, str], ...]:
         (rf"(\[NAME\] )((?i:{stop}|{place})\b)", "\\1" + PROTECT + "\\2"),
         (rf"\[NAME\](?: {CAP_TOKEN}){{1,2}}", "[NAME]"),  # surnames after a name
         (r"\[NAME\](?: \[NAME\])+", "[NAME]"),  # given + family name found separately
+        (rf"(\[NAME\],? \x1e?(?:and|&) )({CAP_TOKEN})\b", "\\1[NAME]"),  # "Hi Mai and Tom"
+        (rf"(^|[\n.!?] *)({CAP_TOKEN})( here\b)", "\\1[NAME]\\3"),  # "Sarah here, ..."
         (PROTECT, ""),
     )
 

@@ -189,6 +189,7 @@ CARD = PiiPattern(
             r"[1-9]\d{3}(?:[ -]?\d{4}){3}(?:[ -]?\d{3})?",  # 4-4-4-4 (16), 4-4-4-4-3 (19)
             r"[1-9]\d{3}[ -]?\d{6}[ -]?\d{4,5}",  # 4-6-5 Amex (15), 4-6-4 Diners (14)
             r"[1-9]\d{12,18}",  # compact 13-19 digits
+            r"[1-9](?:(?:[ -]|  )?\d){12,18}",  # any other grouping (double spaces too); Luhn decides
         ]
     ),
     checked=True,
@@ -271,6 +272,20 @@ _STREET_TYPES = (
     "Parkway",
     "Pkwy",
     "Promenade",
+    "Close",
+    "Rise",
+    "Walk",
+    "Mews",
+    "Loop",
+    "Circle",
+    "Glade",
+    "Vista",
+    "Link",
+    "Gardens",
+    "Quay",
+    "Strand",
+    "Track",
+    "Trail",
 )
 _STATES = "VIC|NSW|QLD|SA|WA|TAS|NT|ACT"
 STREET_ADDRESS = PiiPattern(
@@ -292,6 +307,16 @@ STREET_ADDRESS = PiiPattern(
     ),
 )
 
+LOCAL_PHONE = PiiPattern(
+    name="phone",
+    placeholder="[PHONE]",
+    body=r"13 \d{2} \d{2}|[89]\d{3}[ -]\d{4}",
+    description=(
+        "13 xx xx numbers and 8-digit local numbers without area code (9xxx xxxx, 8xxx xxxx). Runs after "
+        "the card pass, so a card's last two groups are never taken for a local number. NOT matched: "
+        "other 8-digit groupings (order/ticket numbers)."
+    ),
+)
 URL_SECRET = PiiPattern(
     name="url_secret",
     placeholder="[URL]",
@@ -345,7 +370,7 @@ IPV6 = PiiPattern(
 ABN = PiiPattern(
     name="abn",
     placeholder="[ABN]",
-    body=r"\d{2} ?\d{3} ?\d{3} ?\d{3}",
+    body=r"\d{2}[ -]?\d{3}[ -]?\d{3}[ -]?\d{3}",
     checked=True,
     validate=lambda c: stdnum_abn.is_valid(_digits(c)),
     description="Unlabelled 11-digit ABNs (2-3-3-3 or compact) passing the mod-89 check. NOT matched: "
@@ -561,6 +586,7 @@ def _identifiers_sql(column: str) -> str:
     expr = _replace_sql(expr, PHONE)
     checked = _checked_sql(expr)
     expr = f"(case when regexp_matches({column}, {sql_literal(CHECKED_GUARD_REGEX)}) then {checked} else {expr} end)"
+    expr = _replace_sql(expr, LOCAL_PHONE)
     late = identifiers.apply_sql(expr, sql_literal, identifiers.LATE_RULES)
     expr = (
         f"(case when regexp_matches({column}, {sql_literal(identifiers.LATE_GUARD_REGEX)}) then {late} else {expr} end)"
@@ -596,8 +622,17 @@ def detect_sql(column: str) -> str:
 
 _FLAGS = re.ASCII
 _COMPILED = {
-    p.name if p is not OBFUSCATED_EMAIL else "obfuscated_email": re.compile(p.regex, _FLAGS)
-    for p in (EMAIL, PHONE, STREET_ADDRESS, URL_SECRET, OBFUSCATED_EMAIL, HANDLE, IPV6)
+    key: re.compile(p.regex, _FLAGS)
+    for key, p in (
+        ("email", EMAIL),
+        ("phone", PHONE),
+        ("street_address", STREET_ADDRESS),
+        ("url_secret", URL_SECRET),
+        ("obfuscated_email", OBFUSCATED_EMAIL),
+        ("social_handle", HANDLE),
+        ("ipv6", IPV6),
+        ("local_phone", LOCAL_PHONE),
+    )
 }
 _CHECKED_RE = re.compile(CHECKED_REGEX, _FLAGS)
 _CHECKED_GUARD_RE = re.compile(CHECKED_GUARD_REGEX, _FLAGS)
@@ -666,6 +701,7 @@ def _scan(text: str, found: list[tuple[str, str]] | None) -> str:
             text = _sub(pattern, key, found)(text)
         if _CHECKED_GUARD_RE.search(raw):
             text = _CHECKED_RE.sub(_checked(found), text.replace(SEP, "").replace(PREFIX_SEP, ""))
+        text = _sub(LOCAL_PHONE, "local_phone", found)(text)
         if identifiers.late_guard(raw):
             text = identifiers.apply_python(text, found, identifiers.LATE_RULES)
         text = _CARD_TAIL_RE.sub(

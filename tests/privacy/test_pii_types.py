@@ -110,3 +110,25 @@ def test_check_digit_macros_agree_with_stdnum() -> None:
     tens = [f"{n:010d}" for n in range(2123456600, 2123456800)]
     got = dict(con.execute("select d, pii_medicare_ok(d) from unnest(?::varchar[]) t(d)", [tens]).fetchall())
     assert got == {n: pii.medicare_ok(n) for n in tens} and any(got.values())
+
+
+MORE_CASES: list[tuple[str, str]] = [
+    ("BSB 062-000, 12345678", "BSB [BANK_ACCOUNT], [BANK_ACCOUNT]"),
+    ("062-000 12345678", "[BANK_ACCOUNT]"),
+    ("PO Box 123, Carlton VIC 3053", "[ADDRESS], Carlton VIC 3053"),
+    ("card 4111  1111  1111  1111", "card [CARD]"),
+    ("call 9123 4567", "call [PHONE]"),
+    ("call 13 22 11", "call [PHONE]"),
+    ("Sarah here, need help", "[NAME] here, need help"),
+    ("Hi Mai and Tom", "Hi [NAME] and [NAME]"),
+    ("my wife Priya called", "my wife [NAME] called"),
+    ("birthday is the 3rd of April 85", "birthday is the [DOB]"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), MORE_CASES, ids=[c[0][:40] for c in MORE_CASES])
+def test_more_shapes_sql_and_python(text: str, expected: str) -> None:
+    con = duckdb.connect()
+    pii.install_macros(con)
+    assert con.execute(f"select {pii.redact_sql('$1')}", [text]).fetchone()[0] == expected
+    assert pii.redact_python(text) == expected
