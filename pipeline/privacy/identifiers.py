@@ -132,6 +132,17 @@ RULES = (
     ),
     Rule("address", "[ADDRESS]", r"(\b)((?i:p\.? ?o\.? box|locked bag|gpo box) \d{1,6})\b", "PO Box 123."),
 )
+RULES = (
+    *RULES,
+    _led(
+        "phone",
+        "[PHONE]",
+        r"call(?: me)?|ring(?: me)?|phone|ph|mobile|mob|tel|telephone|landline|home number|work number|"
+        r"text(?: me)?|reach me|contact me",
+        r"[2-9]\d{3}[ -]?\d{4}",
+        "8-digit local numbers without area code after call / ring / phone / landline ...",
+    ),
+)
 #: Account numbers run after the card pass, so "account 4462 2944 1575 6958" stays a card.
 LATE_RULES: tuple[Rule, ...] = tuple(r for r in RULES if r.name in ("bank_account", "address") and "bsb" not in r.regex)
 RULES = tuple(r for r in RULES if r not in LATE_RULES)
@@ -139,7 +150,8 @@ RULES = tuple(r for r in RULES if r not in LATE_RULES)
 GUARD_REGEX = (
     r"(?i)\b(?:d\.?o\.?b|birth|born|b\.?d|exp|valid|good thru|cvv|cvc|cid|csc|security code|card code|"
     r"verification code|(?:3|three|4|four)[ -]digit|tfn|tax file|medicare|abn|acn|australian business|"
-    r"australian company|bsb|licen|dl|lic|driver|driving|passport)"
+    r"australian company|bsb|licen|dl|lic|driver|driving|passport|call|ring|ph|mob|tel|landline|"
+    r"home number|work number|text|reach me|contact me)"
 )
 #: Guard of :data:`LATE_RULES` (account numbers).
 LATE_GUARD_REGEX = r"(?i)\b(?:acc|acct|account|bank|a/c|bsb|p\.? ?o\.? box|locked bag|gpo)|\d{3}-\d{3}[ ,/]"

@@ -310,11 +310,11 @@ STREET_ADDRESS = PiiPattern(
 LOCAL_PHONE = PiiPattern(
     name="phone",
     placeholder="[PHONE]",
-    body=r"13 \d{2} \d{2}|[89]\d{3}[ -]\d{4}",
+    body=r"13 \d{2} \d{2}",
     description=(
-        "13 xx xx numbers and 8-digit local numbers without area code (9xxx xxxx, 8xxx xxxx). Runs after "
-        "the card pass, so a card's last two groups are never taken for a local number. NOT matched: "
-        "other 8-digit groupings (order/ticket numbers)."
+        "13 xx xx numbers. 8-digit local numbers (9xxx xxxx) only after call/ring/phone/mobile... "
+        "(identifiers.RULES): unlabelled they are the middle of 16-digit reference numbers. NOT matched: "
+        "unlabelled 8-digit numbers."
     ),
 )
 URL_SECRET = PiiPattern(
