@@ -37,6 +37,7 @@ Order of application (why it matters):
 A cheap pre-filter skips rows with neither a digit nor ``@`` (most chat lines):
 no pattern can match them.
 """
+
 from __future__ import annotations
 
 import re
@@ -44,6 +45,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import duckdb
+from stdnum.au import abn as stdnum_abn
+from stdnum.au import acn as stdnum_acn
+
+from pipeline.privacy import identifiers, names
 
 #: Separator used by the mark-and-classify pass (ASCII "unit separator").
 SEP = "\x1f"
@@ -69,17 +74,20 @@ class PiiPattern:
     body: str
     description: str
     checked: bool = False
+    #: ``raw`` patterns carry their own boundaries: ``regex`` is ``body`` unchanged.
+    raw: bool = False
     validate: Callable[[str], bool] | None = field(default=None, compare=False, repr=False)
 
     @property
     def regex(self) -> str:
         """Full standalone regex: ``LEAD`` (group 1) + value (group 2) + trailing ``\\b``."""
-        if self.name == "email":
+        if self.name == "email" or self.raw:
             return self.body
         return f"{LEAD}({self.body})\\b"
 
 
 # --------------------------------------------------------------------------- checks
+
 
 def luhn_ok(digits: str) -> bool:
     """Luhn (mod 10) check of a digit string (any length; caller checks length)."""
@@ -100,6 +108,19 @@ def tfn_ok(digits: str) -> bool:
     return len(digits) == 9 and sum(w * (ord(c) - 48) for w, c in zip(_TFN_WEIGHTS, digits)) % 11 == 0
 
 
+_MEDICARE_WEIGHTS = (1, 3, 7, 9, 1, 3, 7, 9)
+
+
+def medicare_ok(digits: str) -> bool:
+    """Medicare card check (python-stdnum has none): first digit 2-6, weighted sum of the first
+    8 digits (1,3,7,9,1,3,7,9) mod 10 equals the 9th; 10 digits, or 11 with the IRN."""
+    return (
+        len(digits) in (10, 11)
+        and digits[0] in "23456"
+        and sum(w * (ord(c) - 48) for w, c in zip(_MEDICARE_WEIGHTS, digits)) % 10 == ord(digits[8]) - 48
+    )
+
+
 def ipv4_ok(candidate: str) -> bool:
     """Exactly four dot-separated parts of 1-3 digits, each <= 255."""
     parts = candidate.split(".")
@@ -117,8 +138,7 @@ EMAIL = PiiPattern(
     placeholder="[EMAIL]",
     # \u00c0-\u024f: Latin-1/Latin Extended letters (élodie@café.fr), written as literal
     # characters so the same class works in RE2 and Python.
-    body=("[A-Za-z0-9._%+\u00c0-\u024f-]+@[A-Za-z0-9\u00c0-\u024f-]+"
-          "(?:\\.[A-Za-z0-9\u00c0-\u024f-]+)*\\.[A-Za-z]{2,}"),
+    body=("[A-Za-z0-9._%+\u00c0-\u024f-]+@[A-Za-z0-9\u00c0-\u024f-]+(?:\\.[A-Za-z0-9\u00c0-\u024f-]+)*\\.[A-Za-z]{2,}"),
     description=(
         "ASCII e-mail addresses incl. plus-addressing (jo+tag@x.com), dots/% in the local "
         "part and any number of subdomains (a.b@mail.ex.com.au). Inside URLs the address "
@@ -134,19 +154,21 @@ _SEP = r"[ .-]?"
 PHONE = PiiPattern(
     name="phone",
     placeholder="[PHONE]",
-    body="|".join([
-        # +61 4xx xxx xxx, +614xxxxxxxx, +61 2 xxxx xxxx, +61 (0)2 xxxx xxxx
-        rf"\+61{_SEP}(?:\(0\){_SEP})?[2-478](?:{_SEP}\d){{8}}",
-        # other international: +<country>[ (area)] digits, 7-15 digits in all (E.164)
-        rf"\+[1-9]\d{{0,2}}{_SEP}\(\d{{1,4}}\)(?:{_SEP}\d){{4,10}}",
-        rf"\+[1-9](?:{_SEP}\d){{6,14}}",
-        # (02) xxxx xxxx
-        rf"\(0[2-478]\)(?:{_SEP}\d){{8}}",
-        # 04xx xxx xxx, 0412345678, 02 xxxx xxxx, 02-xxxx-xxxx, 0412.345.678
-        rf"0[2-478](?:{_SEP}\d){{8}}",
-        # 1300 / 1800 xxx xxx
-        rf"1[38]00(?:{_SEP}\d){{6}}",
-    ]),
+    body="|".join(
+        [
+            # +61 4xx xxx xxx, +614xxxxxxxx, +61 2 xxxx xxxx, +61 (0)2 xxxx xxxx
+            rf"\+61{_SEP}(?:\(0\){_SEP})?[2-478](?:{_SEP}\d){{8}}",
+            # other international: +<country>[ (area)] digits, 7-15 digits in all (E.164)
+            rf"\+[1-9]\d{{0,2}}{_SEP}\(\d{{1,4}}\)(?:{_SEP}\d){{4,10}}",
+            rf"\+[1-9](?:{_SEP}\d){{6,14}}",
+            # (02) xxxx xxxx
+            rf"\(0[2-478]\)(?:{_SEP}\d){{8}}",
+            # 04xx xxx xxx, 0412345678, 02 xxxx xxxx, 02-xxxx-xxxx, 0412.345.678
+            rf"0[2-478](?:{_SEP}\d){{8}}",
+            # 1300 / 1800 xxx xxx
+            rf"1[38]00(?:{_SEP}\d){{6}}",
+        ]
+    ),
     description=(
         "Australian numbers: mobiles 04xx xxx xxx (spaced, dotted, dashed, compact), "
         "+61 4xx xxx xxx / +614xxxxxxxx, landlines (0X) XXXX XXXX, 0X XXXX XXXX, "
@@ -162,11 +184,14 @@ PHONE = PiiPattern(
 CARD = PiiPattern(
     name="card",
     placeholder="[CARD]",
-    body="|".join([
-        r"[1-9]\d{3}(?:[ -]?\d{4}){3}(?:[ -]?\d{3})?",  # 4-4-4-4 (16), 4-4-4-4-3 (19)
-        r"[1-9]\d{3}[ -]?\d{6}[ -]?\d{4,5}",  # 4-6-5 Amex (15), 4-6-4 Diners (14)
-        r"[1-9]\d{12,18}",  # compact 13-19 digits
-    ]),
+    body="|".join(
+        [
+            r"[1-9]\d{3}(?:[ -]?\d{4}){3}(?:[ -]?\d{3})?",  # 4-4-4-4 (16), 4-4-4-4-3 (19)
+            r"[1-9]\d{3}[ -]?\d{6}[ -]?\d{4,5}",  # 4-6-5 Amex (15), 4-6-4 Diners (14)
+            r"[1-9]\d{12,18}",  # compact 13-19 digits
+            r"[1-9](?:(?:[ -]|  )?\d){12,18}",  # any other grouping (double spaces too); Luhn decides
+        ]
+    ),
     checked=True,
     validate=lambda c: 13 <= len(_digits(c)) <= 19 and luhn_ok(_digits(c)),
     description=(
@@ -212,10 +237,55 @@ IPV4 = PiiPattern(
 )
 
 _STREET_TYPES = (
-    "Street", "St", "Road", "Rd", "Avenue", "Ave", "Drive", "Dr", "Lane", "Ln", "Place", "Pl",
-    "Court", "Ct", "Crescent", "Cres", "Parade", "Pde", "Boulevard", "Blvd", "Highway", "Hwy",
-    "Terrace", "Tce", "Way", "Circuit", "Cct", "Grove", "Square", "Sq", "Esplanade", "Esp",
-    "Parkway", "Pkwy", "Promenade",
+    "Street",
+    "St",
+    "Road",
+    "Rd",
+    "Avenue",
+    "Ave",
+    "Drive",
+    "Dr",
+    "Lane",
+    "Ln",
+    "Place",
+    "Pl",
+    "Court",
+    "Ct",
+    "Crescent",
+    "Cres",
+    "Parade",
+    "Pde",
+    "Boulevard",
+    "Blvd",
+    "Highway",
+    "Hwy",
+    "Terrace",
+    "Tce",
+    "Way",
+    "Circuit",
+    "Cct",
+    "Grove",
+    "Square",
+    "Sq",
+    "Esplanade",
+    "Esp",
+    "Parkway",
+    "Pkwy",
+    "Promenade",
+    "Close",
+    "Rise",
+    "Walk",
+    "Mews",
+    "Loop",
+    "Circle",
+    "Glade",
+    "Vista",
+    "Link",
+    "Gardens",
+    "Quay",
+    "Strand",
+    "Track",
+    "Trail",
 )
 _STATES = "VIC|NSW|QLD|SA|WA|TAS|NT|ACT"
 STREET_ADDRESS = PiiPattern(
@@ -237,21 +307,150 @@ STREET_ADDRESS = PiiPattern(
     ),
 )
 
-#: Every pattern, in order of application.
-PATTERNS: tuple[PiiPattern, ...] = (EMAIL, PHONE, CARD, TFN, IPV4, STREET_ADDRESS)
-#: Placeholder -> pattern name.
-PLACEHOLDERS: dict[str, str] = {p.placeholder: p.name for p in PATTERNS}
+LOCAL_PHONE = PiiPattern(
+    name="phone",
+    placeholder="[PHONE]",
+    body=r"13 \d{2} \d{2}",
+    description=(
+        "13 xx xx numbers. 8-digit local numbers (9xxx xxxx) only after call/ring/phone/mobile... "
+        "(identifiers.RULES): unlabelled they are the middle of 16-digit reference numbers. NOT matched: "
+        "unlabelled 8-digit numbers."
+    ),
+)
+URL_SECRET = PiiPattern(
+    name="url_secret",
+    placeholder="[URL]",
+    body=(
+        r"(?i)\b(?:https?://|www\.)[^\s<>\"']*?(?:[?&;#](?:[a-z_]*(?:token|key|sig|signature|session|sess|sid|auth|"
+        r"code|otp|pass|pwd|secret|jwt|hash|email|user|login|reset|verify|nonce|state|ticket)[a-z_]*)=|@|%40"
+        r"|/[A-Za-z0-9_-]*\d[A-Za-z0-9_-]*[A-Za-z][A-Za-z0-9_-]{14,}|/[A-Za-z0-9_-]*[A-Za-z][A-Za-z0-9_-]*\d"
+        r"[A-Za-z0-9_-]{14,})[^\s<>\"']*[^\s<>\"'.,;:!?)\]]"
+    ),
+    raw=True,
+    description=(
+        "Whole URLs that carry a secret: a query key naming a token/key/signature/session/code/"
+        "password/e-mail, an '@' or '%40', or a path segment of 16+ mixed letters and digits. "
+        "NOT matched: public help URLs without such parts (kept as written)."
+    ),
+)
+OBFUSCATED_EMAIL = PiiPattern(
+    name="email",
+    placeholder="[EMAIL]",
+    body=(
+        r"(?i)\b[a-z0-9][a-z0-9._%+-]*(?:(?: ?[\[({]dot[\])}] ?| dot )[a-z0-9_%+-]+)*"
+        r"(?: ?[\[({]at[\])}] ?| at | @ )[a-z0-9-]+(?:(?: ?[\[({]dot[\])}] ?| dot |\.)[a-z0-9-]+)*"
+        r"(?: ?[\[({]dot[\])}] ?| dot |\.)(?:com|net|org|edu|gov|io|co|au|nz|uk|me|info|biz|id|asn)\b"
+        r"(?:(?: ?[\[({]dot[\])}] ?| dot |\.)(?:au|nz|uk|com|net|org))?"
+    ),
+    raw=True,
+    description=(
+        "Obfuscated e-mails: 'jane dot doe at gmail dot com', 'jane[at]example[dot]com.au', "
+        "'jo (at) x (dot) com'. NOT matched: ' at ' without a dotted domain ending in a known TLD."
+    ),
+)
+HANDLE = PiiPattern(
+    name="social_handle",
+    placeholder="[HANDLE]",
+    body=r"(^|[^A-Za-z0-9._%+@\[-])@[A-Za-z0-9_](?:[A-Za-z0-9_.]*[A-Za-z0-9_])?",
+    raw=True,
+    description="Social handles '@name' (run after e-mails, so addresses are gone). NOT matched: e-mails.",
+)
+_H = "[0-9A-Fa-f]{1,4}"
+IPV6 = PiiPattern(
+    name="ipv6",
+    placeholder="[IP]",
+    body=(
+        rf"(^|[^0-9A-Za-z:])((?:{_H}:){{7}}{_H}|(?:{_H}:){{1,7}}:(?:{_H}(?::{_H}){{0,6}})?|::{_H}(?::{_H}){{0,6}})"
+        r"\b"
+    ),
+    raw=True,
+    description="IPv6, full (8 groups) and compressed ('::'). NOT matched: times like 10:30:00 (no '::').",
+)
 
+ABN = PiiPattern(
+    name="abn",
+    placeholder="[ABN]",
+    body=r"\d{2}[ -]?\d{3}[ -]?\d{3}[ -]?\d{3}",
+    checked=True,
+    validate=lambda c: stdnum_abn.is_valid(_digits(c)),
+    description="Unlabelled 11-digit ABNs (2-3-3-3 or compact) passing the mod-89 check. NOT matched: "
+    "failing numbers; numbers after order/invoice/ticket/... words (decoys).",
+)
+ACN = PiiPattern(
+    name="acn",
+    placeholder="[ACN]",
+    body=TFN.body,
+    checked=True,
+    validate=lambda c: stdnum_acn.is_valid(_digits(c)),
+    description="Unlabelled 9-digit ACNs passing the check digit (after the TFN check). NOT matched: failing "
+    "numbers, numbers after decoy words.",
+)
+MEDICARE = PiiPattern(
+    name="medicare",
+    placeholder="[MEDICARE]",
+    body=r"[2-6]\d{3} ?\d{5} ?\d(?:(?: ?[/-] ?| )?\d)?\b",
+    checked=True,
+    validate=lambda c: medicare_ok(_digits(c).replace("/", "")),
+    description="Unlabelled Medicare numbers (4-5-1 + optional IRN, first digit 2-6) passing the check digit. "
+    "NOT matched: failing numbers, numbers after decoy words.",
+)
+NAME = PiiPattern(
+    name="person_name",
+    placeholder="[NAME]",
+    body=r"(?:[A-Z][a-z]+)",
+    raw=True,
+    description="Person names after cues or from the strict given-name list; see pipeline.privacy.names. "
+    "NOT matched: brands, cities, streets, common words outside name contexts.",
+)
+
+#: Every pattern, in order of application.
+PATTERNS: tuple[PiiPattern, ...] = (
+    EMAIL,
+    PHONE,
+    CARD,
+    TFN,
+    IPV4,
+    STREET_ADDRESS,
+    URL_SECRET,
+    HANDLE,
+    IPV6,
+    ABN,
+    ACN,
+    MEDICARE,
+    NAME,
+)
+#: Placeholder -> pattern name (first pattern wins: [IP] is ipv4 and ipv6, [EMAIL] plain and obfuscated).
+PLACEHOLDERS: dict[str, str] = {}
+for _p in (*PATTERNS, *identifiers.RULES):
+    PLACEHOLDERS.setdefault(_p.placeholder, _p.name)
+
+#: Words that make the number after them a decoy (kept even when a check digit passes):
+#: "version 7.16.11.243" is not an IP, "order 123 456 782" is not a TFN.
+VERSION_PREFIX = r"(?i:(?:version|ver|v|build|app v|firmware|release|ios|android)\.?[ :]*(?:is |no\.? )?)"
+DECOY_PREFIX = (
+    r"(?i:(?:order|invoice|inv|ticket|tracking|consignment|booking|reference|ref|case|receipt|"
+    r"transaction|txn|confirmation|conf|store|shop|item|sku|product|part|serial|sn|model|po|job|"
+    r"claim|request|req|incident|customer|cust|member|membership|policy|parcel|shipment|"
+    r"quote|rma|return|error|code|err)(?: no\.?| number| num| id| ref)?[ :-]*(?:is |was |of )?)"
+)
 #: The mark-and-classify candidate regex (IPv4 first: only it contains dots).
-#: Groups: 1/2 = lead/IPv4 (may follow '/': http://10.0.0.1), 3/4 = lead/card-or-TFN.
-#: Exactly one pair takes part in a match; the other pair is empty in the rewrite.
+#: Groups: 1/2/3 = lead/version-prefix/IPv4 (may follow '/': http://10.0.0.1),
+#: 4/5/6 = lead/decoy-prefix/card-ABN-Medicare-TFN-ACN. One triple takes part in a match.
 IP_LEAD = LEAD.replace("/", "")
-CHECKED_REGEX = f"{IP_LEAD}({IPV4.body})\\b|{LEAD}({CARD.body}|{TFN.body})\\b"
+CHECKED_REGEX = (
+    f"{IP_LEAD}({VERSION_PREFIX}?)({IPV4.body})\\b"
+    f"|{LEAD}({DECOY_PREFIX}?)({CARD.body}|{ABN.body}|{MEDICARE.body}|{TFN.body})\\b"
+)
+#: Splits a marked candidate into its (decoy) prefix and the number.
+PREFIX_SEP = "\x1e"
 #: Guard of the mark-and-classify pass, tested on the raw text. '@' is included because
 #: replacing an e-mail can create a leading boundary: jo@ex.com123456782 -> [EMAIL]123456782.
 CHECKED_GUARD_REGEX = f"@|{CHECKED_REGEX}"
-#: Rows without a digit or '@' cannot contain PII of any kind.
-PREFILTER_REGEX = r"[0-9@]"
+#: Rows that can hold a URL.
+URL_GUARD_REGEX = r"(?i:https?://|www\.)"
+#: Rows that can hold an identifier: digits, '@', '::' (IPv6), obfuscated 'at'. Names are checked on all rows.
+PREFILTER_REGEX = r"[0-9@:]|(?i:[\[({ ]at[\])} ])"
+
 
 #: DuckDB macros used by :func:`redact_sql`; created by :func:`install_macros`.
 def _luhn_macro() -> str:
@@ -259,8 +458,11 @@ def _luhn_macro() -> str:
     # digit string REVERSED and right-padded with zeros, so position k is substr(r, k, 1);
     # even positions are doubled through the lookup table 0,2,4,6,8,1,3,5,7,9.
     terms = " + ".join(
-        f"[0, 2, 4, 6, 8, 1, 3, 5, 7, 9][ord(substr(r, {k}, 1)) - 47]" if k % 2 == 0 else f"(ord(substr(r, {k}, 1)) - 48)"
-        for k in range(1, 20))
+        f"[0, 2, 4, 6, 8, 1, 3, 5, 7, 9][ord(substr(r, {k}, 1)) - 47]"
+        if k % 2 == 0
+        else f"(ord(substr(r, {k}, 1)) - 48)"
+        for k in range(1, 20)
+    )
     return f"create or replace temp macro pii_luhn_rev_ok(r) as ({terms}) % 10 = 0"
 
 
@@ -280,12 +482,31 @@ MACROS: tuple[str, ...] = (
     """create or replace temp macro pii_ipv4_ok(c) as
         split_part(c, '.', 5) = '' and pii_octet_ok(split_part(c, '.', 1)) and pii_octet_ok(split_part(c, '.', 2))
         and pii_octet_ok(split_part(c, '.', 3)) and pii_octet_ok(split_part(c, '.', 4))""",
+    """create or replace temp macro pii_abn_ok(d) as length(d) = 11 and (10 * (ord(substr(d, 1, 1)) - 49)
+        + (ord(substr(d, 2, 1)) - 48) + 3 * (ord(substr(d, 3, 1)) - 48) + 5 * (ord(substr(d, 4, 1)) - 48)
+        + 7 * (ord(substr(d, 5, 1)) - 48) + 9 * (ord(substr(d, 6, 1)) - 48) + 11 * (ord(substr(d, 7, 1)) - 48)
+        + 13 * (ord(substr(d, 8, 1)) - 48) + 15 * (ord(substr(d, 9, 1)) - 48) + 17 * (ord(substr(d, 10, 1)) - 48)
+        + 19 * (ord(substr(d, 11, 1)) - 48)) % 89 = 0""",
+    """create or replace temp macro pii_acn_ok(d) as length(d) = 9 and (10 - (8 * (ord(substr(d, 1, 1)) - 48)
+        + 7 * (ord(substr(d, 2, 1)) - 48) + 6 * (ord(substr(d, 3, 1)) - 48) + 5 * (ord(substr(d, 4, 1)) - 48)
+        + 4 * (ord(substr(d, 5, 1)) - 48) + 3 * (ord(substr(d, 6, 1)) - 48) + 2 * (ord(substr(d, 7, 1)) - 48)
+        + (ord(substr(d, 8, 1)) - 48)) % 10) % 10 = ord(substr(d, 9, 1)) - 48""",
+    """create or replace temp macro pii_medicare_ok(d) as length(d) between 10 and 11
+        and substr(d, 1, 1) between '2' and '6' and ((ord(substr(d, 1, 1)) - 48) + 3 * (ord(substr(d, 2, 1)) - 48)
+        + 7 * (ord(substr(d, 3, 1)) - 48) + 9 * (ord(substr(d, 4, 1)) - 48) + (ord(substr(d, 5, 1)) - 48)
+        + 3 * (ord(substr(d, 6, 1)) - 48) + 7 * (ord(substr(d, 7, 1)) - 48) + 9 * (ord(substr(d, 8, 1)) - 48)) % 10
+        = ord(substr(d, 9, 1)) - 48""",
     # One candidate of CHECKED_REGEX -> its placeholder, or itself if the check fails.
     # Macro arguments are substituted textually, so the digits ``d`` (separators removed)
     # and ``r`` (reversed, zero-padded) are computed once by the caller and passed in.
+    # Check digits are SQL (not python-stdnum in a UDF): a Python UDF call per candidate
+    # would cost more than the whole regex chain; tests cross-check these against stdnum.
     """create or replace temp macro pii_classify(c, d, r) as
         case when contains(c, '.') then (case when pii_ipv4_ok(c) then '[IP]' else c end)
              when pii_tfn_ok(d) then '[TFN]'
+             when pii_acn_ok(d) then '[ACN]'
+             when pii_abn_ok(d) then '[ABN]'
+             when pii_medicare_ok(d) then '[MEDICARE]'
              when length(d) between 13 and 19 and pii_luhn_rev_ok(r) then '[CARD]'
              -- 4-4-4-4-3 that fails as 19 digits: a 16-digit card + a separate 3-digit
              -- number (e.g. a CVV) -> redact the card, keep ' 123'.
@@ -308,27 +529,72 @@ def install_macros(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _replace_sql(expr: str, pattern: PiiPattern) -> str:
-    repl = pattern.placeholder if pattern.name == "email" else "\\1" + pattern.placeholder
+    whole = pattern.name == "email" or pattern is URL_SECRET  # patterns without a kept lead group
+    repl = pattern.placeholder if whole else "\\1" + pattern.placeholder
     return f"regexp_replace({expr}, {sql_literal(pattern.regex)}, {sql_literal(repl)}, 'g')"
 
 
-def _checked_sql(expr: str, guard_column: str) -> str:
-    """Mark-and-classify pass for card / TFN / IPv4 (see module docstring).
+def _let(expr: str, guard_column: str, guard_regex: str, body) -> str:
+    """``body(x)`` where the raw column matches ``guard_regex``, else ``expr``; ``expr`` is bound
+    once (a one-element list + lambda), so the SQL text does not double at every guard."""
+    return (
+        f"list_transform([{expr}], x -> case when regexp_matches({guard_column}, {sql_literal(guard_regex)}) "
+        f"then {body('x')} else x end)[1]"
+    )
 
-    The guard looks at the *raw* column (cheap, and ``expr`` is not evaluated twice);
-    :func:`redact_python` uses the same guard so both strip U+001F identically.
+
+def _checked_sql(expr: str) -> str:
+    """Mark-and-classify pass for card / TFN / ACN / ABN / Medicare / IPv4 (module docstring).
+
+    A candidate is marked ``SEP prefix PREFIX_SEP number SEP``; a non-empty decoy or
+    version prefix keeps the number as written.
     """
-    marked = (f"regexp_replace(replace({expr}, {sql_literal(SEP)}, ''), {sql_literal(CHECKED_REGEX)}, "
-              f"{sql_literal(chr(92) + '1' + chr(92) + '3' + SEP + chr(92) + '2' + chr(92) + '4' + SEP)}, 'g')")
+    rewrite = "\\1\\4" + SEP + "\\2\\5" + PREFIX_SEP + "\\3\\6" + SEP
+    clean = f"replace(replace({expr}, {sql_literal(SEP)}, ''), {sql_literal(PREFIX_SEP)}, '')"
+    marked = f"regexp_replace({clean}, {sql_literal(CHECKED_REGEX)}, {sql_literal(rewrite)}, 'g')"
     pieces = f"string_split({marked}, {sql_literal(SEP)})"
-    # Bind each candidate's digits once (struct), then classify the even positions.
-    bound = (f"list_transform({pieces}, (x, i) -> case when i % 2 = 0 then "
-             "list_transform([replace(replace(x, ' ', ''), '-', '')], "
-             "d -> {'c': x, 'd': d, 'r': reverse(d) || '0000000000000000000'})[1] "
-             "else {'c': x, 'd': '', 'r': ''} end)")
-    classified = f"list_transform({bound}, (s, i) -> case when i % 2 = 0 then pii_classify(s.c, s.d, s.r) else s.c end)"
-    return (f"case when regexp_matches({guard_column}, {sql_literal(CHECKED_GUARD_REGEX)}) "
-            f"then array_to_string({classified}, '') else {expr} end")
+    ps = sql_literal(PREFIX_SEP)
+    # Bind each candidate's number and digits once (struct), then classify the even positions.
+    bound = (
+        f"list_transform({pieces}, (x, i) -> case when i % 2 = 0 then "
+        f"list_transform([split_part(x, {ps}, 2)], n -> list_transform([replace(replace(replace(n, ' ', ''), "
+        "'-', ''), '/', '')], d -> {'p': split_part(x, " + ps + ", 1), 'c': n, 'd': d, "
+        "'r': reverse(d) || '0000000000000000000'})[1])[1] "
+        "else {'p': '', 'c': x, 'd': '', 'r': ''} end)"
+    )
+    # A decoy prefix keeps IPs/versions and short numbers, not 13-19 digit Luhn-valid cards.
+    classified = (
+        f"list_transform({bound}, (s, i) -> case when i % 2 = 1 then s.c "
+        "when s.p <> '' and (contains(s.c, '.') or length(s.d) < 13) then s.p || s.c "
+        "else s.p || pii_classify(s.c, s.d, s.r) end)"
+    )
+    return f"array_to_string({classified}, '')"
+
+
+def _identifiers_sql(column: str) -> str:
+    """Every identifier rewrite, in order (module docstring), on rows passing the prefilter.
+
+    Guards are plain ``case when`` on the raw column, never a lambda: DuckDB 1.0
+    re-initialises regexes inside a lambda per chunk, which cost more than the guard saved.
+    """
+    url = f"(case when regexp_matches({column}, {sql_literal(URL_GUARD_REGEX)}) then {_replace_sql(column, URL_SECRET)} else {column} end)"
+    rules = identifiers.apply_sql(url, sql_literal)
+    expr = f"(case when regexp_matches({column}, {sql_literal(identifiers.GUARD_REGEX)}) then {rules} else {url} end)"
+    expr = _replace_sql(expr, EMAIL)
+    expr = _replace_sql(expr, OBFUSCATED_EMAIL)
+    expr = _replace_sql(expr, HANDLE)
+    expr = _replace_sql(expr, PHONE)
+    checked = _checked_sql(expr)
+    expr = f"(case when regexp_matches({column}, {sql_literal(CHECKED_GUARD_REGEX)}) then {checked} else {expr} end)"
+    expr = _replace_sql(expr, LOCAL_PHONE)
+    late = identifiers.apply_sql(expr, sql_literal, identifiers.LATE_RULES)
+    expr = (
+        f"(case when regexp_matches({column}, {sql_literal(identifiers.LATE_GUARD_REGEX)}) then {late} else {expr} end)"
+    )
+    tail = sql_literal(identifiers.CARD_TAIL_REGEX)
+    expr = f"regexp_replace({expr}, {tail}, '\\1[CARD_EXPIRY]\\3[CVV]', 'g')"
+    expr = _replace_sql(expr, IPV6)
+    return _replace_sql(expr, STREET_ADDRESS)
 
 
 def redact_sql(column: str) -> str:
@@ -336,29 +602,42 @@ def redact_sql(column: str) -> str:
 
     Needs :func:`install_macros` on the connection. NULL stays NULL.
     """
-    expr = _replace_sql(column, EMAIL)
-    expr = _replace_sql(expr, PHONE)
-    expr = _checked_sql(expr, column)
-    expr = _replace_sql(expr, STREET_ADDRESS)
-    return f"(case when regexp_matches({column}, {sql_literal(PREFILTER_REGEX)}) then {expr} else {column} end)"
+    ids = (
+        f"(case when regexp_matches({column}, {sql_literal(PREFILTER_REGEX)}) "
+        f"then {_identifiers_sql(column)} else {column} end)"
+    )
+    return f"({names.redact_sql(ids, sql_literal, column)})"
 
 
 def detect_sql(column: str) -> str:
     """DuckDB SQL expression: list of PII type names found in ``column`` (in text order)."""
-    names = "|".join(re.escape(p.placeholder[1:-1]) for p in PATTERNS)
-    mapping = ", ".join(f"'{p.placeholder[1:-1]}': '{p.name}'" for p in PATTERNS)
-    return (f"list_transform(regexp_extract_all({redact_sql(column)}, '\\[({names})\\]', 1), "
-            f"x -> map {{{mapping}}}[x][1])")
+    labels = "|".join(re.escape(p[1:-1]) for p in PLACEHOLDERS)
+    mapping = ", ".join(f"'{p[1:-1]}': '{n}'" for p, n in PLACEHOLDERS.items())
+    return (
+        f"list_transform(regexp_extract_all({redact_sql(column)}, '\\[({labels})\\]', 1), x -> map {{{mapping}}}[x][1])"
+    )
 
 
 # --------------------------------------------------------------------------- python
 
 _FLAGS = re.ASCII
-_EMAIL_RE = re.compile(EMAIL.regex, _FLAGS)
-_PHONE_RE = re.compile(PHONE.regex, _FLAGS)
+_COMPILED = {
+    key: re.compile(p.regex, _FLAGS)
+    for key, p in (
+        ("email", EMAIL),
+        ("phone", PHONE),
+        ("street_address", STREET_ADDRESS),
+        ("url_secret", URL_SECRET),
+        ("obfuscated_email", OBFUSCATED_EMAIL),
+        ("social_handle", HANDLE),
+        ("ipv6", IPV6),
+        ("local_phone", LOCAL_PHONE),
+    )
+}
 _CHECKED_RE = re.compile(CHECKED_REGEX, _FLAGS)
 _CHECKED_GUARD_RE = re.compile(CHECKED_GUARD_REGEX, _FLAGS)
-_ADDRESS_RE = re.compile(STREET_ADDRESS.regex, _FLAGS)
+_URL_GUARD_RE = re.compile(URL_GUARD_REGEX, _FLAGS)
+_CARD_TAIL_RE = re.compile(identifiers.CARD_TAIL_REGEX, _FLAGS)
 _PREFILTER_RE = re.compile(PREFILTER_REGEX, _FLAGS)
 
 
@@ -366,9 +645,10 @@ def classify_candidate(candidate: str) -> tuple[PiiPattern, str] | None:
     """Python twin of the ``pii_classify`` macro: ``(pattern, redacted part)`` or None."""
     if "." in candidate:
         return (IPV4, candidate) if ipv4_ok(candidate) else None
-    digits = _digits(candidate)
-    if tfn_ok(digits):
-        return TFN, candidate
+    digits = _digits(candidate).replace("/", "")
+    for pattern, ok in ((TFN, tfn_ok), (ACN, stdnum_acn.is_valid), (ABN, stdnum_abn.is_valid), (MEDICARE, medicare_ok)):
+        if len(digits) in (9, 10, 11) and ok(digits):
+            return pattern, candidate
     if 13 <= len(digits) <= 19 and luhn_ok(digits):
         return CARD, candidate
     head = _digits(candidate[:-4])
@@ -377,36 +657,59 @@ def classify_candidate(candidate: str) -> tuple[PiiPattern, str] | None:
     return None
 
 
-def _scan(text: str, found: list[tuple[str, str]] | None) -> str:
-    def simple(pattern: PiiPattern, regex: re.Pattern[str]) -> Callable[[re.Match[str]], str]:
-        def sub(m: re.Match[str]) -> str:
-            if pattern.name == "email":
-                if found is not None:
-                    found.append((pattern.name, m.group(0)))
-                return pattern.placeholder
-            if found is not None:
-                found.append((pattern.name, m.group(2)))
-            return m.group(1) + pattern.placeholder
-        return sub
+def _sub(pattern: PiiPattern, key: str, found: list[tuple[str, str]] | None) -> Callable[[str], str]:
+    regex = _COMPILED[key]
 
-    def checked(m: re.Match[str]) -> str:
-        lead, candidate = (m.group(1), m.group(2)) if m.group(2) is not None else (m.group(3), m.group(4))
-        hit = classify_candidate(candidate)
+    def one(m: re.Match[str]) -> str:
+        whole = pattern.name == "email" or m.lastindex is None or pattern is URL_SECRET
+        if found is not None:
+            found.append((pattern.name, m.group(0) if whole else m.group(2)))
+        return pattern.placeholder if whole else m.group(1) + pattern.placeholder
+
+    return lambda text: regex.sub(one, text)
+
+
+def _checked(found: list[tuple[str, str]] | None) -> Callable[[re.Match[str]], str]:
+    def sub(m: re.Match[str]) -> str:
+        lead, prefix, candidate = m.group(1, 2, 3) if m.group(3) is not None else m.group(4, 5, 6)
+        keep = prefix and ("." in candidate or len(_digits(candidate).replace("/", "")) < 13)
+        hit = None if keep else classify_candidate(candidate)
         if hit is None:
-            return m.group(0)
+            return lead + prefix + candidate
         pattern, value = hit
         if found is not None:
             found.append((pattern.name, value))
-        return lead + pattern.placeholder + candidate[len(value):]
+        return lead + prefix + pattern.placeholder + candidate[len(value) :]
 
-    if not _PREFILTER_RE.search(text):
-        return text
-    has_checked = _CHECKED_GUARD_RE.search(text) is not None  # same guard (on the raw text) as SQL
-    text = _EMAIL_RE.sub(simple(EMAIL, _EMAIL_RE), text)
-    text = _PHONE_RE.sub(simple(PHONE, _PHONE_RE), text)
-    if has_checked:
-        text = _CHECKED_RE.sub(checked, text.replace(SEP, ""))
-    return _ADDRESS_RE.sub(simple(STREET_ADDRESS, _ADDRESS_RE), text)
+    return sub
+
+
+def _scan(text: str, found: list[tuple[str, str]] | None) -> str:
+    """Python twin of :func:`redact_sql`, step by step in the same order."""
+    if _PREFILTER_RE.search(text):
+        raw = text
+        if _URL_GUARD_RE.search(raw):
+            text = _sub(URL_SECRET, "url_secret", found)(text)
+        if identifiers.guard(raw):
+            text = identifiers.apply_python(text, found)
+        for pattern, key in (
+            (EMAIL, "email"),
+            (OBFUSCATED_EMAIL, "obfuscated_email"),
+            (HANDLE, "social_handle"),
+            (PHONE, "phone"),
+        ):
+            text = _sub(pattern, key, found)(text)
+        if _CHECKED_GUARD_RE.search(raw):
+            text = _CHECKED_RE.sub(_checked(found), text.replace(SEP, "").replace(PREFIX_SEP, ""))
+        text = _sub(LOCAL_PHONE, "local_phone", found)(text)
+        if identifiers.late_guard(raw):
+            text = identifiers.apply_python(text, found, identifiers.LATE_RULES)
+        text = _CARD_TAIL_RE.sub(
+            lambda m: m.group(1) + "[CARD_EXPIRY]" + (m.group(3) or "") + ("[CVV]" if m.group(4) else ""), text
+        )
+        text = _sub(IPV6, "ipv6", found)(text)
+        text = _sub(STREET_ADDRESS, "street_address", found)(text)
+    return names.redact_python(text)
 
 
 def redact_python(text: str | None) -> str | None:

@@ -1,0 +1,135 @@
+"""Exact redactions per PII type and per decoy class, SQL path and Python twin alike.
+
+Hand-written from Australian formats (not from the independent evaluation set), one
+case per shape: names in every cue context, identifiers, and decoys that must survive.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from pipeline.privacy import patterns as pii
+
+CASES: list[tuple[str, str]] = [
+    # names
+    ("Hi Mai, my parcel is late", "Hi [NAME], my parcel is late"),
+    ("Thanks, Sarah O'Neil", "Thanks, [NAME]"),
+    ("Cheers\nTom", "Cheers\n[NAME]"),
+    ("my name is Priya Patel and I need help", "my name is [NAME] and I need help"),
+    ("this is Nguyen Van Minh from accounts", "this is [NAME] from accounts"),
+    ("I'm Grace, the account holder", "I'm [NAME], the account holder"),
+    ("I was speaking with Will yesterday", "I was speaking with [NAME] yesterday"),
+    ("hey its jack here", "hey its [NAME] here"),
+    ("Kind regards,\nAroha Ngata", "Kind regards,\n[NAME]"),
+    ("Thanks Liam Smith-Jones", "Thanks [NAME]"),
+    ("Hi Siobhan D'Souza", "Hi [NAME]"),
+    ("Hi Team, the app keeps crashing", "Hi Team, the app keeps crashing"),
+    ("I will mark it as resolved", "I will mark it as resolved"),
+    ("this is Telstra support", "this is Telstra support"),
+    ("I shopped at Bunnings in Alice Springs", "I shopped at Bunnings in Alice Springs"),
+    ("the store on Bourke St in Melbourne", "the store on Bourke St in Melbourne"),
+    ("flew Qantas to Wagga Wagga", "flew Qantas to Wagga Wagga"),
+    # e-mail
+    ("mail jo.bloggs+tag@example.com.au now", "mail [EMAIL] now"),
+    ("jane dot doe at gmail dot com", "[EMAIL]"),
+    ("jane[at]example[dot]com.au", "[EMAIL]"),
+    # phones
+    ("call 0412 345 678", "call [PHONE]"),
+    ("call +61 412 345 678", "call [PHONE]"),
+    ("ring (03) 9123 4567 today", "ring [PHONE] today"),
+    ("ring 1300 123 456", "ring [PHONE]"),
+    ("uk +44 20 7946 0958", "uk [PHONE]"),
+    ("us +1 (415) 555-0132", "us [PHONE]"),
+    # cards and friends
+    ("card 4111 1111 1111 1111 exp 09/27 cvv 123", "card [CARD] exp [CARD_EXPIRY] cvv [CVV]"),
+    ("amex 3782 822463 10005", "amex [CARD]"),
+    ("security code is 482", "security code is [CVV]"),
+    ("expiry 11/2028", "expiry [CARD_EXPIRY]"),
+    # AU identifiers
+    ("my TFN is 123 456 782", "my TFN is [TFN]"),
+    ("tax file number 12345678", "tax file number [TFN]"),
+    ("Medicare 2123 45670 1", "Medicare [MEDICARE]"),
+    ("ABN 51 824 753 556", "ABN [ABN]"),
+    ("ACN 004 085 616", "ACN [ACN]"),
+    ("BSB 062-000 account 12345678", "BSB [BANK_ACCOUNT] account [BANK_ACCOUNT]"),
+    ("driver licence 12345678", "driver licence [LICENCE]"),
+    ("passport number PA1234567", "passport number [PASSPORT]"),
+    ("DOB 03/04/1985", "DOB [DOB]"),
+    ("born on 3 April 1985", "born on [DOB]"),
+    ("I live at 12 Smith Street", "I live at [ADDRESS]"),
+    ("server 10.0.0.1 and 2001:db8::1", "server [IP] and [IP]"),
+    ("reset https://x.example.com/reset?token=abc123def456ghi", "reset [URL]"),
+    ("follow @jane_doe99 on x", "follow [HANDLE] on x"),
+    # decoys
+    ("order #10234567 shipped", "order #10234567 shipped"),
+    ("order 123 456 782 shipped", "order 123 456 782 shipped"),
+    ("it cost $1,299.00 at 10:30", "it cost $1,299.00 at 10:30"),
+    ("app version 7.16.11.243 crashed", "app version 7.16.11.243 crashed"),
+    ("build 1.2.3.4 fails", "build 1.2.3.4 fails"),
+    ("delivered on 03/04/2024", "delivered on 03/04/2024"),
+    ("50% off 3 items", "50% off 3 items"),
+    ("see https://help.example.com/articles/billing", "see https://help.example.com/articles/billing"),
+    ("error E-4021 again", "error E-4021 again"),
+]
+
+
+@pytest.fixture(scope="module")
+def sql_out() -> dict[str, str]:
+    con = duckdb.connect()
+    pii.install_macros(con)
+    con.execute("create temp table t (i integer, m varchar)")
+    con.executemany("insert into t values (?, ?)", [(i, text) for i, (text, _) in enumerate(CASES)])
+    rows = con.execute(f"select i, {pii.redact_sql('m')} from t").fetchall()
+    con.close()
+    return {CASES[i][0]: out for i, out in rows}
+
+
+@pytest.mark.parametrize(("text", "expected"), CASES, ids=[c[0][:40] for c in CASES])
+def test_sql_redaction_is_exact(text: str, expected: str, sql_out: dict[str, str]) -> None:
+    assert sql_out[text] == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), CASES, ids=[c[0][:40] for c in CASES])
+def test_python_twin_is_exact(text: str, expected: str) -> None:
+    assert pii.redact_python(text) == expected
+
+
+def test_check_digit_macros_agree_with_stdnum() -> None:
+    """The SQL ABN/ACN/Medicare macros against python-stdnum and the Python check."""
+    from stdnum.au import abn, acn
+
+    con = duckdb.connect()
+    pii.install_macros(con)
+    numbers = [f"{n:011d}" for n in range(51824753500, 51824753700)]
+    got = dict(con.execute("select d, pii_abn_ok(d) from unnest(?::varchar[]) t(d)", [numbers]).fetchall())
+    assert got == {n: abn.is_valid(n) for n in numbers} and any(got.values())
+    nines = [f"{n:09d}" for n in range(4085500, 4085700)]
+    got = dict(con.execute("select d, pii_acn_ok(d) from unnest(?::varchar[]) t(d)", [nines]).fetchall())
+    assert got == {n: acn.is_valid(n) for n in nines} and any(got.values())
+    tens = [f"{n:010d}" for n in range(2123456600, 2123456800)]
+    got = dict(con.execute("select d, pii_medicare_ok(d) from unnest(?::varchar[]) t(d)", [tens]).fetchall())
+    assert got == {n: pii.medicare_ok(n) for n in tens} and any(got.values())
+
+
+MORE_CASES: list[tuple[str, str]] = [
+    ("BSB 062-000, 12345678", "BSB [BANK_ACCOUNT], [BANK_ACCOUNT]"),
+    ("062-000 12345678", "[BANK_ACCOUNT]"),
+    ("PO Box 123, Carlton VIC 3053", "[ADDRESS], Carlton VIC 3053"),
+    ("card 4111  1111  1111  1111", "card [CARD]"),
+    ("call me on 9123 4567", "call me on [PHONE]"),
+    ("reference number 5514 7747 8926 6300", "reference number 5514 7747 8926 6300"),
+    ("call 13 22 11", "call [PHONE]"),
+    ("Sarah here, need help", "[NAME] here, need help"),
+    ("Hi Mai and Tom", "Hi [NAME] and [NAME]"),
+    ("my wife Priya called", "my wife [NAME] called"),
+    ("birthday is the 3rd of April 85", "birthday is the [DOB]"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), MORE_CASES, ids=[c[0][:40] for c in MORE_CASES])
+def test_more_shapes_sql_and_python(text: str, expected: str) -> None:
+    con = duckdb.connect()
+    pii.install_macros(con)
+    assert con.execute(f"select {pii.redact_sql('$1')}", [text]).fetchone()[0] == expected
+    assert pii.redact_python(text) == expected
