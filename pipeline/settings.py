@@ -60,6 +60,10 @@ class Settings:
     lock_timeout_seconds: float = 120.0
     #: How long a pipeline process waits for another one's write phase (a stage) to end.
     writer_wait_seconds: float = 3600.0
+    #: Limits of one landed file (rejected whole as ``too_large`` beyond them).
+    max_text_bytes: int = 8 << 30
+    max_blank_lines: int = 1_000_000
+    max_record_bytes: int = 64 << 20
     pseudonym_key: str | None = None
     pseudonym_key_file: Path = Path.home() / ".config" / "pipeline" / "pseudonym.key"
     pii_identifier_columns: tuple[str, ...] = ()
@@ -166,6 +170,9 @@ def load_settings(landing: Path | str | None = None, warehouse: Path | str | Non
         reconcile_seconds=float(pick("reconcile_seconds", "30")),
         lock_timeout_seconds=float(pick("lock_timeout_seconds", "120")),
         writer_wait_seconds=float(pick("writer_wait_seconds", "3600")),
+        max_text_bytes=int(pick("max_text_bytes", str(8 << 30))),
+        max_blank_lines=int(pick("max_blank_lines", "1000000")),
+        max_record_bytes=int(pick("max_record_bytes", str(64 << 20))),
         pseudonym_key=env.get("PIPELINE_PSEUDONYM_KEY") or None,
         pseudonym_key_file=Path(key_file).expanduser()
         if key_file

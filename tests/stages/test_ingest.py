@@ -307,3 +307,31 @@ def test_gzip_file_gives_the_same_batch_as_the_plain_file(tmp_path, defective):
         outcomes.append(_ingest_outcome(settings, write(settings.landing / name, data)))
     assert outcomes[0][2]["malformed_row"] > 0
     assert outcomes[0] == outcomes[1]
+
+
+def test_a_small_gzip_of_blank_lines_is_rejected_with_its_limit_not_expanded(settings, tmp_path):
+    """8 KB of gzip that expand to ~8 M blank lines: stopped early, as ``too_large``, in little memory."""
+    import resource
+
+    bomb = gzip.compress(CHATS_HEADER.encode() + b"\n" * 8_000_000, compresslevel=9)
+    assert len(bomb) < 16_000
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    result = ingest_file(settings, write(settings.landing / "bomb_chats.csv.gz", bomb))
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert (result.status, result.error_code) == ("rejected", "too_large")
+    assert "blank lines" in result.error and "max_blank_lines" in result.error
+    assert grown_mb < 200, f"RSS grew {grown_mb:.0f} MB"
+    assert (settings.failed_dir / f"{result.batch_id}__bomb_chats.csv.gz").exists()
+
+
+def test_limits_are_settings_and_name_themselves(settings):
+    from dataclasses import replace
+
+    small = replace(settings, max_record_bytes=100, max_text_bytes=10_000)
+    long_record = CHATS_HEADER + f"{GOOD_ID},,2023-01-01 10:00:00,,,{'x' * 200}\n"
+    result = ingest_file(small, write(small.landing / "long_chats.csv", long_record))
+    assert (result.status, result.error_code) == ("rejected", "too_large")
+    assert result.error.startswith("the record at line 2 is ") and "(max_record_bytes)" in result.error
+    big = CHATS_HEADER + "".join(f"{GOOD_ID},,2023-01-01 10:00:00,,,hi\n" for _ in range(300))
+    result = ingest_file(small, write(small.landing / "big_chats.csv", big))
+    assert result.error_code == "too_large" and "(max_text_bytes)" in result.error

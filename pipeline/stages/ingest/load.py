@@ -34,11 +34,11 @@ from pipeline.logs import stage
 from pipeline.privacy import patterns
 from pipeline.settings import Settings
 from pipeline.stages.ingest.account import exact_account, fast_account
-from pipeline.stages.ingest.scan import FileFacts, parse_header, scan_file, verify_unchanged
+from pipeline.stages.ingest.scan import FileFacts, Limits, parse_header, scan_file, verify_unchanged
 from pipeline.stages.ingest.validate import read_csv, validated_select
 from pipeline.store import db, landing, ledger
 from pipeline.store.db import sql_literal as _q
-from pipeline.store.files import secure_dir
+from pipeline.store.files import secure_dir, sha256_of
 
 log = structlog.get_logger()
 
@@ -69,15 +69,21 @@ def ingest_file(settings: Settings, path: Path, *, expected_batch_id: str | None
     dataset = landing.classify(name, settings)
     structlog.contextvars.bind_contextvars(file=name, dataset=dataset)
     path = landing.utf8_path(path)  # DuckDB reads UTF-8 names only
-    facts = scan_file(path, index=True)
-    batch_id = ledger.batch_id_for(facts.sha256)
+    limits = Limits(settings.max_text_bytes, settings.max_blank_lines, settings.max_record_bytes)
+    try:
+        facts, too_large = scan_file(path, index=True, limits=limits), None
+        sha256, size_bytes = facts.sha256, facts.size_bytes
+    except FileRejected as exc:  # over a limit: the pass stopped early; reject it whole below
+        facts, too_large = None, exc
+        sha256, size_bytes = sha256_of(path), path.stat().st_size
+    batch_id = ledger.batch_id_for(sha256)
     if expected_batch_id and batch_id != expected_batch_id.split("-dup")[0]:
         with db.connect(settings) as con:
             ledger.forget(con, expected_batch_id)
         raise FileChanged(f"{name} changed after it was queued (now batch {batch_id}); it will be taken again")
     structlog.contextvars.bind_contextvars(batch_id=batch_id)
     with stage("ingest") as summary, db.connect(settings) as con:
-        reg = ledger.register(con, file=name, sha256=facts.sha256, size_bytes=facts.size_bytes, dataset=dataset)
+        reg = ledger.register(con, file=name, sha256=sha256, size_bytes=size_bytes, dataset=dataset)
         record = ledger.get(con, reg.batch_id)
         if reg.is_duplicate:
             dest = landing.archive_duplicate(settings, path, reg.batch_id)
@@ -102,6 +108,8 @@ def ingest_file(settings: Settings, path: Path, *, expected_batch_id: str | None
             if dataset is None:
                 patterns_ = ", ".join(sum(settings.patterns.values(), ()))
                 raise FileRejected("unknown_dataset", f"file name matches no dataset pattern ({patterns_})")
+            if too_large:
+                raise too_large
             result = _load(con, settings, facts, dataset, parse_header(facts, dataset), record)
         except FileRejected as exc:
             ledger.reject(con, batch_id, exc.code, exc.message)

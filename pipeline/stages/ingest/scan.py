@@ -62,12 +62,32 @@ def verify_unchanged(facts: FileFacts) -> None:
         raise FileChanged(f"{facts.path.name} changed while it was being loaded; it will be taken again once complete")
 
 
-def scan_file(path: Path, *, index: bool = False) -> FileFacts:
+@dataclass(frozen=True)
+class Limits:
+    """What a landed file may hold before it is rejected whole, with a reason that names the limit.
+
+    They bound the memory of the record index (16 bytes per line) and the time spent on a file
+    that cannot be an export: a few KB of gzip can expand to gigabytes of blank lines.
+    """
+
+    max_text_bytes: int = 8 << 30  # decompressed
+    max_blank_lines: int = 1_000_000
+    max_record_bytes: int = MAX_LINE
+
+
+def _too_much(what: str, value: int, limit: int, setting: str) -> FileRejected:
+    return FileRejected("too_large", f"the file holds {what} {value:,}, over the limit of {limit:,} ({setting})")
+
+
+def scan_file(path: Path, *, index: bool = False, limits: Limits | None = None) -> FileFacts:
     """Hash the stored bytes and count physical lines of the text (one pass for plain files).
 
     With ``index`` the same pass also finds where every record starts and ends
     (:class:`pipeline.stages.ingest.records.RecordIndex`), which ingest checks the CSV reader against.
+    ``limits`` (ingest): stop as soon as the text passes one, with :class:`FileRejected` ``too_large``.
     """
+    limits = limits or Limits()
+    text_bytes = blank_estimate = 0
     before = stat_key(path)
     sha = hashlib.sha256()
     indexer = record_index.RecordIndexer() if index else None
@@ -76,7 +96,13 @@ def scan_file(path: Path, *, index: bool = False) -> FileFacts:
     last = first_line = head = b""
 
     def text_chunk(chunk: bytes) -> None:
-        nonlocal newlines, has_cr, last, first_line, head
+        nonlocal newlines, has_cr, last, first_line, head, text_bytes, blank_estimate
+        text_bytes += len(chunk)
+        if text_bytes > limits.max_text_bytes:
+            raise _too_much("bytes of text (decompressed) over", text_bytes, limits.max_text_bytes, "max_text_bytes")
+        blank_estimate += chunk.count(b"\n\n") + chunk.count(b"\n\r\n")  # a lower bound: stop early
+        if blank_estimate > limits.max_blank_lines:
+            raise _too_much("blank lines, at least", blank_estimate, limits.max_blank_lines, "max_blank_lines")
         if not head:
             head = chunk[:4096]
             first_line = chunk.split(b"\n", 1)[0][:MAX_LINE]
@@ -107,9 +133,25 @@ def scan_file(path: Path, *, index: bool = False) -> FileFacts:
     cr_only = newlines == 0 and has_cr
     lines = newlines + (1 if last not in (b"", b"\n") else 0)
     records = indexer.finish() if indexer and not unreadable else None
+    if records is not None:
+        _check_records(records, limits)
     return FileFacts(
         path, sha.hexdigest(), size, lines, first_line.split(b"\r", 1)[0], head, cr_only, unreadable, records, before
     )
+
+
+def _check_records(records: record_index.RecordIndex, limits: Limits) -> None:
+    blank = int(records.blank[1:].sum())
+    if blank > limits.max_blank_lines:
+        raise _too_much("blank lines:", blank, limits.max_blank_lines, "max_blank_lines")
+    lengths = records.ends - records.starts
+    if len(lengths) and int(lengths.max()) > limits.max_record_bytes:
+        longest = int(lengths.argmax())
+        raise FileRejected(
+            "too_large",
+            f"the record at line {int(records.start_lines[longest])} is {int(lengths[longest]):,} bytes, over the "
+            f"limit of {limits.max_record_bytes:,} (max_record_bytes)",
+        )
 
 
 def _looks_binary(head: bytes) -> bool:
