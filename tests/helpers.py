@@ -152,3 +152,19 @@ def luigi_api(port: int, method: str, data: dict) -> dict:
     url = f"http://127.0.0.1:{port}/api/{method}?data={urllib.parse.quote(json.dumps(data))}"
     with urllib.request.urlopen(url, timeout=10) as resp:
         return json.loads(resp.read())["response"]
+
+
+# --------------------------------------------------------------------------- the CLI
+def pipeline_cmd(settings: Settings, command: str, *args: str) -> list[str]:
+    """``python -m pipeline <command> --landing … --warehouse … <args>`` for ``settings``."""
+    return [
+        sys.executable,
+        "-m",
+        "pipeline",
+        command,
+        "--landing",
+        str(settings.landing),
+        "--warehouse",
+        str(settings.warehouse),
+        *args,
+    ]

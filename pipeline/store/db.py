@@ -155,15 +155,20 @@ def connect(settings: Settings, *, read_only: bool = False) -> Iterator[duckdb.D
         yield stack.enter_context(_open(settings, read_only=read_only))
 
 
-@contextlib.contextmanager
-def _open(settings: Settings, *, read_only: bool) -> Iterator[duckdb.DuckDBPyConnection]:
-    con = open_database(
-        settings.warehouse_db,
+def _open_file(settings: Settings, path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """``open_database`` with the settings' DuckDB limits and lock wait."""
+    return open_database(
+        path,
         read_only=read_only,
         threads=settings.duckdb_threads,
         memory_limit=settings.duckdb_memory_limit,
         lock_timeout=settings.lock_timeout_seconds,
     )
+
+
+@contextlib.contextmanager
+def _open(settings: Settings, *, read_only: bool) -> Iterator[duckdb.DuckDBPyConnection]:
+    con = _open_file(settings, settings.warehouse_db, read_only=read_only)
     try:
         if not read_only:
             con.execute(f"set temp_directory = {sql_literal(str(secure_dir(settings.tmp_dir)))}")
@@ -206,13 +211,7 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
 @contextlib.contextmanager
 def connect_share(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
     """Read-only connection to the published share layer (what the export reads)."""
-    con = open_database(
-        settings.share_db,
-        read_only=True,
-        threads=settings.duckdb_threads,
-        memory_limit=settings.duckdb_memory_limit,
-        lock_timeout=settings.lock_timeout_seconds,
-    )
+    con = _open_file(settings, settings.share_db, read_only=True)
     try:
         yield con
     finally:

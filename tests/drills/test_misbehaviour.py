@@ -17,7 +17,7 @@ import pytest
 from pipeline.orchestration import runner
 from pipeline.settings import load_settings
 from pipeline.store import ledger
-from tests.helpers import REPO, Service, chats_text, read_ledger, wait_for, write
+from tests.helpers import REPO, Service, chats_text, pipeline_cmd, read_ledger, wait_for, write
 
 pytestmark = pytest.mark.drill
 
@@ -58,16 +58,7 @@ def test_two_runs_at_once_twenty_times_always_exactly_once(tmp_path):
     for attempt in range(20):
         settings = load_settings(landing=tmp_path / str(attempt) / "landing", warehouse=tmp_path / str(attempt) / "wh")
         write(settings.landing / "shared_chats.csv", chats_text(30, offset=attempt * 100))
-        cmd = [
-            sys.executable,
-            "-m",
-            "pipeline",
-            "run",
-            "--landing",
-            str(settings.landing),
-            "--warehouse",
-            str(settings.warehouse),
-        ]
+        cmd = pipeline_cmd(settings, "run")
         procs = [
             subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)
         ]

@@ -23,7 +23,7 @@ import pytest
 from pipeline.generate import generate
 from pipeline.orchestration.runner import run as run_pending
 from pipeline.settings import load_settings
-from tests.helpers import REPO, write
+from tests.helpers import REPO, pipeline_cmd, write
 from tests.helpers import luigi_api as _api
 
 TZ = ZoneInfo("Australia/Melbourne")
@@ -251,14 +251,7 @@ def test_a_worker_against_a_real_luigid_reports_done_tasks(luigid, settings):
     generate(settings.landing, chats=500, categories=60, seed=4)
     proc = subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "pipeline",
-            "run",
-            "--landing",
-            str(settings.landing),
-            "--warehouse",
-            str(settings.warehouse),
+            *pipeline_cmd(settings, "run"),
             "--scheduler-url",
             f"http://127.0.0.1:{luigid}",
         ],

@@ -13,14 +13,12 @@ from pipeline.orchestration import runner
 from pipeline.orchestration.tasks import ProcessFile
 from pipeline.stages.ingest import ingest_file
 from pipeline.store import ledger
-from tests.helpers import REPO, chats_text, read_ledger, write
-
-RUN = [sys.executable, "-m", "pipeline", "run"]
+from tests.helpers import REPO, chats_text, pipeline_cmd, read_ledger, write
 
 
 def _run(settings, *files: str, timeout: int = 600) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [*RUN, "--landing", str(settings.landing), "--warehouse", str(settings.warehouse), *files],
+        pipeline_cmd(settings, "run", *files),
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -86,7 +84,7 @@ def test_two_runs_at_once_process_a_file_exactly_once(settings, attempt):
     write(settings.landing / "shared_chats.csv", chats_text(50, offset=attempt * 100))
     procs = [
         subprocess.Popen(
-            [*RUN, "--landing", str(settings.landing), "--warehouse", str(settings.warehouse)],
+            pipeline_cmd(settings, "run"),
             cwd=REPO,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

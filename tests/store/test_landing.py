@@ -5,14 +5,13 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
-import sys
 
 import pytest
 
 from pipeline.errors import ConfigError
 from pipeline.stages.ingest import ingest_file
 from pipeline.store import landing
-from tests.helpers import REPO, chats_text, read_ledger, write
+from tests.helpers import REPO, chats_text, pipeline_cmd, read_ledger, write
 
 BAD = b"id,message\n1,hi\n"  # no created_at: rejected as a whole (missing_columns)
 
@@ -32,16 +31,7 @@ def test_a_latin1_byte_in_a_name_neither_crashes_run_nor_stops_the_other_files(s
         fh.write(chats_text(2).encode())
     write(settings.landing / "plain_chats.csv", chats_text(3, offset=10))
     proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pipeline",
-            "run",
-            "--landing",
-            str(settings.landing),
-            "--warehouse",
-            str(settings.warehouse),
-        ],
+        pipeline_cmd(settings, "run"),
         cwd=REPO,
         capture_output=True,
         text=True,

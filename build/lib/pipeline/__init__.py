@@ -1,3 +1,0 @@
-"""Micro-batch pipeline for support chat exports."""
-
-__version__ = "0.1.0"
