@@ -15,9 +15,12 @@ The share file is built under a temporary name and moved into place, so readers 
 previous complete file or the new one. It also carries ``batches`` (which batches the layer
 holds), so the export reads nothing but the share layer.
 """
+
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -38,22 +41,37 @@ SHARE_TABLES = {
     "categories": "intermediate.int_categories_resolved",
 }
 #: Analytical columns joined onto share.chats from the localized intermediate model.
-LOCAL_COLUMNS = ("category_group_id", "is_category_known", "is_category_disabled", "created_at_local",
-                 "resolved_at_local", "created_date_local", "resolved_date_local", "created_weekday_local",
-                 "created_hour_local", "resolution_hours")
+LOCAL_COLUMNS = (
+    "category_group_id",
+    "is_category_known",
+    "is_category_disabled",
+    "created_at_local",
+    "resolved_at_local",
+    "created_date_local",
+    "resolved_date_local",
+    "created_weekday_local",
+    "created_hour_local",
+    "resolution_hours",
+)
 #: Lineage columns that stay in the restricted warehouse.
 DROPPED = {"batch_id", "line_number"}
 
 
 def _columns(con, relation: str) -> list[str]:
     schema, table = relation.split(".")
-    return [r[0] for r in con.execute(
-        "select column_name from information_schema.columns where table_schema = ? and table_name = ? "
-        "order by ordinal_position", [schema, table]).fetchall()]
+    return [
+        r[0]
+        for r in con.execute(
+            "select column_name from information_schema.columns where table_schema = ? and table_name = ? "
+            "order by ordinal_position",
+            [schema, table],
+        ).fetchall()
+    ]
 
 
-def _select_list(columns: list[str], kinds: dict[str, str], identifiers: set[str], alias: str,
-                 rename: dict[str, str] | None = None) -> str:
+def _select_list(
+    columns: list[str], kinds: dict[str, str], identifiers: set[str], alias: str, rename: dict[str, str] | None = None
+) -> str:
     """The share's SELECT list: free text redacted, identifiers pseudonymised, lineage dropped."""
     exprs = []
     for column in columns:
@@ -71,11 +89,52 @@ def _select_list(columns: list[str], kinds: dict[str, str], identifiers: set[str
 
 def _share_batches(con) -> None:
     """``share.batches``: the published batches the layer holds (no raw values, no errors)."""
-    con.execute("create table share.batches (batch_id varchar, seq bigint, dataset varchar, file varchar, "
-                "rows_loaded bigint)")
+    con.execute(
+        "create or replace table share.batches (batch_id varchar, seq bigint, dataset varchar, "
+        "file varchar, rows_loaded bigint)"
+    )
     rows = [(b["batch_id"], b["seq"], b["dataset"], b["file"], b["rows_loaded"]) for b in ledger.published(con)]
     if rows:
         con.executemany("insert into share.batches values (?, ?, ?, ?, ?)", rows)
+
+
+def _layer_version(settings: Settings, key: bytes) -> str:
+    """What the share's rows were computed with: a share made with other vars or another key is rebuilt."""
+    fingerprint = hashlib.sha256(key).hexdigest()[:16]
+    return f"timezone={settings.timezone};rollup={settings.category_rollup};key={fingerprint}"
+
+
+def _can_update(con, version: str) -> bool:
+    """Whether the attached copy of the previous share can be brought up to date in place."""
+    tables = {
+        r[0] for r in con.execute("select table_name from duckdb_tables() where database_name = 'share'").fetchall()
+    }
+    if not {"chats", "_layer"} <= tables:
+        return False
+    return con.execute("select version from share._layer").fetchone() == (version,)
+
+
+def _changed_chats(con, id_expr: str) -> int:
+    """Temp table ``changed_chats``: chats whose share row is new or stale; returns how many.
+
+    New versions came with the batches dbt just built (ledger stage ``transformed``); a chat
+    whose category now resolves differently has stale analytical columns.
+    """
+    con.execute("create or replace temp table new_batches (batch_id varchar)")
+    new = [(b,) for b in ledger.batch_ids_at(con, "transformed")]
+    if new:
+        con.executemany("insert into new_batches values (?)", new)
+    con.execute(f"""
+        create or replace temp table changed_chats as
+        select c.chat_id from {SHARE_TABLES["chats"]} as c
+        where c.batch_id in (select batch_id from new_batches)
+        union
+        select l.chat_id
+        from intermediate.int_chats_localized as l
+        join share.chats as s on s.id = {id_expr}
+        where (s.category_group_id, s.is_category_known, s.is_category_disabled)
+            is distinct from (l.category_group_id, l.is_category_known, l.is_category_disabled)""")
+    return con.execute("select count(*) from changed_chats").fetchone()[0]
 
 
 def _publish_share(built: Path, share_db: Path) -> None:
@@ -92,43 +151,98 @@ def _publish_share(built: Path, share_db: Path) -> None:
     wal.unlink(missing_ok=True)
 
 
-def build_share(settings: Settings) -> dict[str, Any]:
-    """Rebuild ``share.duckdb`` from the warehouse: redacted chats, categories and every mart."""
+def build_share(settings: Settings, *, full_refresh: bool = False) -> dict[str, Any]:
+    """Bring ``share.duckdb`` up to date: redacted chats, categories and every mart.
+
+    Incremental by default: the previous share is copied and only chats that are new or stale
+    are redacted again (:func:`_changed_chats`); categories, marts and ``batches`` are small and
+    replaced. A full rebuild redacts every chat: with ``full_refresh``, when there is no previous
+    share, or when it was made with other vars or another pseudonym key. Either way the result
+    is published as a new file (see :func:`_publish_share`); both paths give the same tables (tested).
+    """
     key = pseudonym_key(settings)
+    version = _layer_version(settings, key)
     kinds = classify_columns(settings)
     identifiers = set(settings.pii_identifier_columns)
     tmp = settings.warehouse / ".share.duckdb.tmp"
     tmp.unlink(missing_ok=True)
+    if settings.share_db.exists() and not full_refresh:
+        shutil.copyfile(settings.share_db, tmp)  # a plain copy: far cheaper than redacting again
+        os.chmod(tmp, 0o600)
     with stage("redact") as summary, db.connect(settings) as con:
         patterns.install_macros(con)
-        con.create_function("pseudonym", lambda v: pseudonymise(key, v), ["VARCHAR"], "VARCHAR",
-                            null_handling="special", side_effects=False)
+        con.create_function(
+            "pseudonym",
+            lambda v: pseudonymise(key, v),
+            ["VARCHAR"],
+            "VARCHAR",
+            null_handling="special",
+            side_effects=False,
+        )
         con.execute(f"attach {db.sql_literal(str(tmp))} as share")
         try:
-            chats_rel = SHARE_TABLES["chats"]
-            chat_cols = _select_list(_columns(con, chats_rel), kinds.get(chats_rel, {}), identifiers, "c",
-                                     rename={"chat_id": "id"})
-            local = ", ".join(f"l.{c}" for c in LOCAL_COLUMNS)
-            con.execute(f"""
-                create table share.chats as
-                select {chat_cols}, {local}
-                from {chats_rel} as c
-                left join intermediate.int_chats_localized as l on l.chat_id = c.chat_id""")
-            cats_rel = SHARE_TABLES["categories"]
-            cat_cols = _select_list(_columns(con, cats_rel), kinds.get(cats_rel, {}), identifiers, "k")
-            con.execute(f"create table share.categories as select {cat_cols} from {cats_rel} as k")
-            marts = [r[0] for r in con.execute(
-                "select table_name from duckdb_tables() where database_name = current_database() "
-                "and schema_name = 'marts' order by 1").fetchall()]
+            redacted_now = _fill_share(con, kinds, identifiers, version)
+            marts = [
+                r[0]
+                for r in con.execute(
+                    "select table_name from duckdb_tables() where database_name = current_database() "
+                    "and schema_name = 'marts' order by 1"
+                ).fetchall()
+            ]
             for mart in marts:
-                con.execute(f"create table share.{mart} as select * from marts.{mart}")
+                con.execute(f"create or replace table share.{mart} as select * from marts.{mart}")
             _share_batches(con)
-            counts = {t: con.execute(f"select count(*) from share.{t}").fetchone()[0]
-                      for t in ("chats", "categories", *marts, "batches")}
-            redacted = con.execute(
-                "select count(*) filter (where message like '%[%]%') from share.chats").fetchone()[0]
+            counts = {
+                t: con.execute(f"select count(*) from share.{t}").fetchone()[0]
+                for t in ("chats", "categories", *marts, "batches")
+            }
+            with_placeholders = con.execute(
+                "select count(*) filter (where message like '%[%]%') from share.chats"
+            ).fetchone()[0]
         finally:
             con.execute("detach share")
         _publish_share(tmp, settings.share_db)
-        summary.update(tables=len(counts), chats=counts["chats"], messages_with_placeholders=redacted)
-    return {"share_db": str(settings.share_db), "tables": counts, "messages_with_placeholders": redacted}
+        summary.update(
+            tables=len(counts),
+            chats=counts["chats"],
+            chats_redacted_now=redacted_now,
+            messages_with_placeholders=with_placeholders,
+        )
+    return {
+        "share_db": str(settings.share_db),
+        "tables": counts,
+        "chats_redacted_now": redacted_now,
+        "messages_with_placeholders": with_placeholders,
+    }
+
+
+def _fill_share(con, kinds: dict, identifiers: set[str], version: str) -> int:
+    """``share.chats`` (incrementally when the attached copy allows) and ``share.categories``;
+    returns how many chats were redacted in this run."""
+    chats_rel = SHARE_TABLES["chats"]
+    chat_cols = _select_list(
+        _columns(con, chats_rel), kinds.get(chats_rel, {}), identifiers, "c", rename={"chat_id": "id"}
+    )
+    pseudonymised = kinds.get(chats_rel, {}).get("chat_id") == "identifier" or "chat_id" in identifiers
+    id_expr = "pseudonym(l.chat_id::varchar)" if pseudonymised else "l.chat_id"
+    local = ", ".join(f"l.{c}" for c in LOCAL_COLUMNS)
+    rows = f"""
+        select {chat_cols}, {local}
+        from {chats_rel} as c
+        left join intermediate.int_chats_localized as l on l.chat_id = c.chat_id"""
+    if _can_update(con, version):
+        redacted = _changed_chats(con, id_expr)
+        con.execute(
+            f"delete from share.chats where id in (select {id_expr.replace('l.', 'changed_chats.')} from changed_chats)"
+        )
+        con.execute(f"insert into share.chats {rows} where c.chat_id in (select chat_id from changed_chats)")
+    else:
+        for table in ("chats", "_layer"):
+            con.execute(f"drop table if exists share.{table}")
+        con.execute(f"create table share.chats as {rows}")
+        con.execute("create table share._layer as select ? as version", [version])
+        redacted = con.execute("select count(*) from share.chats").fetchone()[0]
+    cats_rel = SHARE_TABLES["categories"]
+    cat_cols = _select_list(_columns(con, cats_rel), kinds.get(cats_rel, {}), identifiers, "k")
+    con.execute(f"create or replace table share.categories as select {cat_cols} from {cats_rel} as k")
+    return redacted

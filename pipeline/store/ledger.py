@@ -303,3 +303,10 @@ def published(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
             "('published', 'transformed', 'redacted', 'exported') order by seq"
         )
     )
+
+
+def batch_ids_at(con: duckdb.DuckDBPyConnection, stage: str) -> list[str]:
+    """Ids of the batches whose ledger stage is exactly ``stage`` (e.g. built by dbt, not yet redacted)."""
+    return [
+        r[0] for r in con.execute("select batch_id from meta.batches where stage = ? order by seq", [stage]).fetchall()
+    ]

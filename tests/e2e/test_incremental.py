@@ -3,6 +3,7 @@ with a full rebuild — late categories, re-exported chats and a category's ``di
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import duckdb
@@ -11,7 +12,7 @@ from pipeline.orchestration import runner
 from pipeline.orchestration.replay import mart_checksums
 from pipeline.stages import transform
 from pipeline.store import ledger
-from tests.helpers import write
+from tests.helpers import read_ledger, write
 
 CHATS = "id,chat_category_id,created_at,is_customer_initiated,resolved_at\n"
 CATEGORIES = "id,parent_id,disabled\n"
@@ -77,3 +78,37 @@ def test_a_changed_time_zone_rebuilds_everything(settings):
     with duckdb.connect(str(settings.warehouse_db), read_only=True) as con:
         after = con.execute("select created_hour_local from intermediate.int_chats_localized").fetchone()
     assert (before, after) == ((10,), (23,))  # Melbourne (UTC+11 in March), then UTC
+
+
+def _share_checksums(settings) -> dict[str, tuple]:
+    with duckdb.connect(str(settings.share_db), read_only=True) as con:
+        tables = [r[0] for r in con.execute("select table_name from duckdb_tables() order by 1").fetchall()]
+        return {
+            t: con.execute(f"select count(*), coalesce(bit_xor(hash(x::varchar)), 0) from {t} as x").fetchone()
+            for t in tables
+        }
+
+
+def test_the_share_layer_is_updated_incrementally_and_agrees_with_a_full_rebuild(settings):
+    from pipeline.stages import redact
+
+    _drop(
+        settings,
+        "s1_chats.csv",
+        CHATS + f"{A},{LEAF},2023-03-01 10:00:00,true,\n{B},{LEAF},2023-03-01 11:00:00,true,\n",
+    )
+    _drop(settings, "s2_categories.csv", CATEGORIES + f"{ROOT},,false\n{LEAF},{ROOT},false\n")
+    _drop(settings, "s3_chats.csv", CHATS + f"{A},{LEAF},2023-03-01 10:00:00,true,2023-03-02 09:00:00\n")
+    runs = {
+        r["file"]: json.loads((settings.state_dir / r["batch_id"] / "redact.json").read_text())
+        for r in read_ledger(settings)
+    }
+    # s1: first share, both chats; s2: the category arrived, both chats' groups changed; s3: A only
+    assert [runs[f]["chats_redacted_now"] for f in ("s1_chats.csv", "s2_categories.csv", "s3_chats.csv")] == [2, 2, 1]
+    incremental = _share_checksums(settings)
+    with duckdb.connect(str(settings.share_db), read_only=True) as con:
+        assert con.execute("select count(*), count(resolved_at) from chats").fetchone() == (2, 1)
+        assert con.execute("select count(distinct category_group_id) from chats").fetchone() == (1,)
+    summary = redact.build_share(settings, full_refresh=True)
+    assert summary["chats_redacted_now"] == 2
+    assert _share_checksums(settings) == incremental
