@@ -58,24 +58,30 @@ class IngestResult:
     archived_to: Path | None = None
 
 
+def _scan(settings: Settings, path: Path) -> tuple[FileFacts | None, FileRejected | None, str, int]:
+    """The file's facts, or the limit it broke (the pass stopped early), and its sha256 and size."""
+    limits = Limits(settings.max_text_bytes, settings.max_blank_lines, settings.max_record_bytes)
+    try:
+        facts = scan_file(path, index=True, limits=limits)
+    except FileRejected as exc:  # over a limit: rejected whole by the caller, once registered
+        return None, exc, sha256_of(path), path.stat().st_size
+    return facts, None, facts.sha256, facts.size_bytes
+
+
 def ingest_file(settings: Settings, path: Path, *, expected_batch_id: str | None = None) -> IngestResult:
     """Run the ingest stage for one landed file (see module docstring).
 
     ``expected_batch_id``: the id the file was queued under; a file whose content no longer
     matches raises :class:`~pipeline.errors.FileChanged` before anything is recorded.
+    (Long: every outcome of a file — duplicate, resumed, rejected, failed, changed, loaded — is
+    decided here in one connection, so each ledger verb is next to its move.)
     """
     path = Path(path)
     name = landing.display_name(path.name)  # any byte string a producer used, as printable text
     dataset = landing.classify(name, settings)
     structlog.contextvars.bind_contextvars(file=name, dataset=dataset)
     path = landing.utf8_path(path)  # DuckDB reads UTF-8 names only
-    limits = Limits(settings.max_text_bytes, settings.max_blank_lines, settings.max_record_bytes)
-    try:
-        facts, too_large = scan_file(path, index=True, limits=limits), None
-        sha256, size_bytes = facts.sha256, facts.size_bytes
-    except FileRejected as exc:  # over a limit: the pass stopped early; reject it whole below
-        facts, too_large = None, exc
-        sha256, size_bytes = sha256_of(path), path.stat().st_size
+    facts, too_large, sha256, size_bytes = _scan(settings, path)
     batch_id = ledger.batch_id_for(sha256)
     if expected_batch_id and batch_id != expected_batch_id.split("-dup")[0]:
         with db.connect(settings) as con:
