@@ -386,7 +386,52 @@ class ProcessLanding(luigi.WrapperTask):
 
     def requires(self):
         settings = load_settings(landing=self.landing or None, warehouse=self.warehouse or None)
+        set_aside_unsupported(settings)
         return pending_tasks(settings, landing.discover(settings), landing=self.landing, warehouse=self.warehouse)
+
+
+#: Data files the pipeline cannot read, sitting in landing/ as if they would be taken. Anything
+#: else that is not a CSV (``manifest.json``, a README) is left alone, as the contract says.
+UNSUPPORTED_SUFFIXES = (
+    ".tsv", ".tab", ".psv", ".xlsx", ".xlsm", ".xls", ".ods", ".parquet", ".avro", ".orc",
+    ".zip", ".7z", ".rar", ".bz2", ".xz", ".zst", ".gz",
+)  # fmt: skip
+
+
+def is_unsupported(path: Path) -> bool:
+    """A visible regular file in landing/ that looks like data in a format the pipeline does not read."""
+    name = path.name.lower()
+    if name.startswith(".") or name.endswith(landing.IGNORED_SUFFIXES) or landing.is_candidate(path):
+        return False
+    return name.endswith(UNSUPPORTED_SUFFIXES) and path.is_file() and not path.is_symlink()
+
+
+def set_aside_unsupported(settings: Settings) -> list[Path]:
+    """Move unsupported data files out of landing/ into failed/ (``unsupported_file_type``), with a log line.
+
+    Each is logged once, as it moves; a file still being written (changed within the settle
+    time or open for writing) is left for the next scan.
+    """
+    if not settings.landing.is_dir():
+        return []
+    found = [p for p in settings.landing.iterdir() if is_unsupported(p)]
+    if not found:
+        return []
+    ready, _busy = landing.wait_until_settled(found, settings.settle_seconds, timeout=0)
+    moved = []
+    for path in ready:
+        name = landing.display_name(path.name)
+        message = (
+            f"{name} is not a CSV file: the pipeline reads comma-separated *.csv or *.csv.gz exports only "
+            "(save it as CSV and drop it into landing/ again)"
+        )
+        try:
+            dest = landing.reject(settings, path, "unsupported_file_type", message, None)
+        except FileNotFoundError:
+            continue
+        log.warning("landing.unsupported_file", file=name, error_code="unsupported_file_type", moved_to=str(dest))
+        moved.append(dest)
+    return moved
 
 
 def resume_tasks(settings: Settings, **common: str) -> list[ExportAnalysis]:
