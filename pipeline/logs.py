@@ -139,6 +139,11 @@ def configure(level: str = "INFO", *, json: bool | None = None, luigi_level: str
     _configured = True
 
 
+def is_configured() -> bool:
+    """Whether an entry point configured logging in this process."""
+    return _configured
+
+
 @contextmanager
 def stage(name: str, **fields) -> Iterator[dict]:
     """Emit one canonical summary line per stage with its counts and duration.
