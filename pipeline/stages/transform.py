@@ -78,7 +78,11 @@ def _dbt_environment(settings: Settings) -> Iterator[None]:
 
 def _common_args(settings: Settings) -> list[str]:
     project_dir = str(settings.dbt_project_dir)
-    dbt_vars = {"timezone": settings.timezone, "category_rollup": settings.category_rollup}
+    dbt_vars = {
+        "timezone": settings.timezone,
+        "category_rollup": settings.category_rollup,
+        "min_group_chats": settings.min_group_chats,
+    }
     return [
         "--project-dir",
         project_dir,
