@@ -561,6 +561,32 @@ def test_by_hand_cli_command(settings, published_category, tmp_path):
     assert "Setting up usage telemetry" not in bad.stdout + bad.stderr
 
 
+def test_by_hand_scan_of_a_published_batch_with_layer_raw(settings, published_category, tmp_path):
+    """The README's command after `make demo`: the batch is published, its audit rows are gone."""
+    _insert(settings, "raw.chats", _clean_chats(published_category))
+    config = yaml.safe_load((PROJECT_ROOT / "soda" / "configuration.yml").read_text())
+    config["data_source warehouse"]["path"] = str(settings.warehouse_db)
+    config_file = tmp_path / "configuration.yml"
+    config_file.write_text(yaml.safe_dump(config))
+    home = tmp_path / "fresh-home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in quality.SCAN_VARIABLES}
+    env["HOME"] = str(home)
+    base = [str(VENV_BIN / "soda"), "scan", "-d", "warehouse", "-c", str(config_file), "-v", f"BATCH_ID={BATCH}"]
+
+    def scan(*extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [*base, *extra, "soda/chats.yml"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120
+        )
+
+    audit = scan()
+    assert audit.returncode == 2 and "chats batch is not empty [FAILED]" in audit.stdout  # the old trap
+    raw = scan("-v", "LAYER=raw")
+    assert raw.returncode == 0, raw.stdout + raw.stderr
+    assert "chats batch is not empty [PASSED]" in raw.stdout
+    assert not (home / ".soda").exists()
+
+
 def test_sampler_config_keeps_message_out_of_failed_row_samples(settings, published_category):
     """Soda's default sampler stores nothing; a persisting one (here LogSampler) must still never see `message`."""
     from soda.sampler.log_sampler import LogSampler
