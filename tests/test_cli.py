@@ -315,3 +315,27 @@ def test_luigi_module_prints_its_execution_summary(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "===== Luigi Execution Summary =====" in proc.stderr
     assert "This progress looks :)" in proc.stderr
+
+
+def test_an_unexpected_stage_failure_is_one_line_on_a_terminal_and_a_structured_traceback_in_json(tmp_path):
+    landing, _, env = paths_env(tmp_path)
+    (tmp_path / "empty-dbt").mkdir()
+    env["PIPELINE_DBT_DIR"] = str(tmp_path / "empty-dbt")  # dbt build breaks: not an expected reject
+    write(landing / "a_chats.csv", chats_text(3))
+    proc = cli("--log-json", "run", env=env)
+    assert proc.returncode == 1
+    assert "<traceback object" not in proc.stderr
+    events = [json.loads(line) for line in proc.stderr.splitlines() if line.startswith("{")]
+    [failed] = [e for e in events if e.get("logger") == "luigi-interface" and "DbtBuild(" in e["event"]]
+    assert failed["level"] == "error"
+    assert failed["exception"][0]["exc_type"] and failed["exception"][0]["frames"]
+    assert (
+        proc.stderr.strip().splitlines()[-1].startswith("error: 1 of 1 batch(es) did not succeed; first: a_chats.csv")
+    )
+
+    rc, stderr = run_in_terminal(
+        [sys.executable, "-m", "pipeline", "run"], cwd=REPO, env={**os.environ, **env}, timeout=300
+    )
+    assert rc == 1
+    assert "Traceback" not in stderr and 'File "' not in stderr
+    assert any("DbtBuild(" in line and "error" in line for line in stderr.splitlines())
