@@ -433,11 +433,11 @@ def cmd_watch(args: argparse.Namespace) -> int:
             super().reconcile()
 
     settings = _settings(args)
-    # Only the configured default folders are created; a mistyped --landing/--warehouse is an error.
+    # The drop folder is created only when it is the configured default; a mistyped --landing is an error.
     if _explicit(args, "landing"):
         _need_landing(settings, args)
     if _explicit(args, "warehouse"):
-        _need_warehouse(settings, args, may_create=False)
+        _need_warehouse(settings, args, may_create=True)  # like run: a new warehouse under an existing folder
     if args.settle is not None:
         settings = replace(settings, settle_seconds=args.settle)
     if args.reconcile is not None:
