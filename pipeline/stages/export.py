@@ -165,7 +165,6 @@ def data_quality(settings: Settings) -> list[dict[str, Any]]:
                 "batch_id": b["batch_id"],
                 "file": b.get("file"),
                 "dataset": b.get("dataset"),
-                "status": b.get("status"),
                 "rows_read": b.get("rows_read"),
                 "rows_loaded": b.get("rows_loaded"),
                 "rows_quarantined": b.get("rows_quarantined"),
