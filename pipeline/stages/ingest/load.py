@@ -204,21 +204,28 @@ def _hold_back(con: duckdb.DuckDBPyConnection, lines) -> tuple[dict, dict, bool]
 
 
 def _quarantine_record_sql(settings: Settings, dataset: str, names: list[str]) -> str:
-    """JSON of a held row's values, redacted like the share layer (the original stays in the archive).
+    """A held row as CSV text, like the malformed records beside it: one format for ``raw_record``.
 
-    Every field goes through the redactor: checked fields keep their raw text (that is what
-    someone fixes) unless it holds personal data; free text and the file's extra columns are
-    redacted too, since a producer may add e.g. a ``customer_email`` column.
+    The record's fields in the file's column order, each quoted as RFC 4180 says when it holds a
+    comma, a quote or a line break (an empty field stays empty), redacted like the share layer
+    (the original stays in the archive). Checked fields keep their raw text (that is what someone
+    fixes) unless it holds personal data; free text and the file's extra columns, e.g. a
+    producer's ``customer_email``, are redacted too. (A rejected row's checked fields are its
+    raw text; a valid later copy of an id shows its parsed values, which is the same row.)
     """
     contract = DATASET_COLUMNS[dataset]
 
-    def pick(c: str) -> str:
-        value = f"coalesce(r_{c}, {c}::varchar)" if c in CHECKED_COLUMNS[dataset] else f"{c}::varchar"
-        return f"{_q(c)}, {patterns.redact_sql(value)}"
+    def value(c: str) -> str:
+        if c in contract:
+            return f"coalesce(r_{c}, {c}::varchar)" if c in CHECKED_COLUMNS[dataset] else f"{c}::varchar"
+        key = c.replace("\\", "\\\\").replace('"', '\\"')
+        return f"json_extract_string(_extra, {_q('$' + '.' + chr(34) + key + chr(34))})"
 
-    extra = patterns.redact_sql("_extra::varchar")
-    fields = ", ".join(pick(c) for c in names if c in contract)
-    return f"json_object({fields}, '_extra', coalesce(try_cast({extra} as json), to_json({extra})))::varchar"
+    # Each field redacted once, then quoted: a list through one lambda.
+    fields = ", ".join(patterns.redact_sql(value(c)) for c in names)
+    quote = """case when x is null then '' when regexp_matches(x, '[",\\r\\n]')
+                    then '"' || replace(x, '"', '""') || '"' else x end"""
+    return f"array_to_string(list_transform([{fields}], x -> {quote}), ',')"
 
 
 #: OWASP CSV-injection guidance: a cell starting with one of these is a formula to a spreadsheet.
