@@ -378,7 +378,9 @@ class DbtBuild(_WarehouseStage):
             if name not in ("LogModelResult", "LogTestResult", "LogSeedResult", "LogSnapshotResult"):
                 return
             data = event.data
-            index, total = int(getattr(data, "index", 0)), int(getattr(data, "num_models", 0) or data.total)
+            # Nodes finish out of order (dbt runs several at once): count them, not their index.
+            self._finished_nodes = getattr(self, "_finished_nodes", 0) + 1
+            index, total = self._finished_nodes, int(getattr(data, "num_models", 0) or data.total)
             node = getattr(getattr(data, "node_info", None), "node_name", "") or getattr(data, "name", "")
             kind = "model" if name == "LogModelResult" else "test" if name == "LogTestResult" else "node"
             self.progress_update(
