@@ -180,7 +180,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     missing = [str(f) for f in given if not f.is_file()]
     if missing:
         raise UsageError(f"no such file: {', '.join(missing)}")
-    set_aside_unsupported(settings)
+    set_aside_unsupported(settings, wait=runner.SETTLE_WAIT_FACTOR * settings.settle_seconds)
     files = [_take_in(settings, f) for f in given] if given else landing.discover(settings)
     # Always through the runner: it also finishes batches an earlier run or a crash left unfinished.
     outcomes = runner.run(settings, files, scheduler_url=args.scheduler_url or settings.scheduler_url)

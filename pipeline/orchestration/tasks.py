@@ -523,18 +523,18 @@ def is_unsupported(path: Path) -> bool:
     return name.endswith(UNSUPPORTED_SUFFIXES) and path.is_file() and not path.is_symlink()
 
 
-def set_aside_unsupported(settings: Settings) -> list[Path]:
+def set_aside_unsupported(settings: Settings, *, wait: float = 0.0) -> list[Path]:
     """Move unsupported data files out of landing/ into failed/ (``unsupported_file_type``), with a log line.
 
     Each is logged once, as it moves; a file still being written (changed within the settle
-    time or open for writing) is left for the next scan.
+    time or open for writing) is waited for up to ``wait`` seconds, then left for the next scan.
     """
     if not settings.landing.is_dir():
         return []
     found = [p for p in settings.landing.iterdir() if is_unsupported(p)]
     if not found:
         return []
-    ready, _busy = landing.wait_until_settled(found, settings.settle_seconds, timeout=0)
+    ready, _busy = landing.wait_until_settled(found, settings.settle_seconds, timeout=wait)
     moved = []
     for path in ready:
         name = landing.display_name(path.name)
