@@ -221,11 +221,12 @@ def _quarantine_record_sql(settings: Settings, dataset: str, names: list[str]) -
         key = c.replace("\\", "\\\\").replace('"', '\\"')
         return f"json_extract_string(_extra, {_q('$' + '.' + chr(34) + key + chr(34))})"
 
-    # Each field redacted once, then quoted: a list through one lambda.
-    fields = ", ".join(patterns.redact_sql(value(c)) for c in names)
+    # The CSV text of the record, redacted once like a malformed record's line: one redaction
+    # expression per record, not per field (a 10,000-column file made that expression enormous).
+    fields = ", ".join(value(c) for c in names)
     quote = """case when x is null then '' when regexp_matches(x, '[",\\r\\n]')
                     then '"' || replace(x, '"', '""') || '"' else x end"""
-    return f"array_to_string(list_transform([{fields}], x -> {quote}), ',')"
+    return patterns.redact_sql(f"array_to_string(list_transform([{fields}], x -> {quote}), ',')")
 
 
 #: OWASP CSV-injection guidance: a cell starting with one of these is a formula to a spreadsheet.
