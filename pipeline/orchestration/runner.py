@@ -95,7 +95,8 @@ def run(
     resumed: list[BatchOutcome] = []
     for round_ in range(CHANGED_FILE_ROUNDS):
         tasks = pending_tasks(settings, todo, **common)
-        if not tasks:
+        if not tasks:  # none of the files could be read: each still gets its outcome (set aside, not spun on)
+            outcomes.update({path: _outcome(None, path, None) for path in todo})
             break
         build(tasks, scheduler_url=scheduler_url, own_signals=own_signals)
         by_file = {Path(t.path): t.batch_id for t in tasks if isinstance(t, ProcessFile)}

@@ -234,6 +234,12 @@ class Ingest(_Stage):
     priority = AUDIT_PRIORITY
     progress = 20
 
+    def _log_context(self) -> dict[str, str]:
+        """``file`` and ``dataset`` of the batch, on every log line of its ingest and gate."""
+        with db.connect(self.settings) as con:
+            record = ledger.get(con, self.batch_id)
+        return {"file": record["file"], "dataset": record["dataset"]} if record else {}
+
     def requires(self):
         # Once ingested, the file lives in archive/: a resumed chain must not wait for it in landing/.
         return LandedFile(self.path) if self.path and Path(self.path).exists() else []

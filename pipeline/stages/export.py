@@ -127,7 +127,7 @@ def collect(settings: Settings) -> dict[str, Any]:
         "fastest_resolution": [{**r, "avg_resolution_hours": float(r["avg_resolution_hours"])} for r in fastest],
         "ranking_sample": {"min_group_chats": settings.min_group_chats, **sample},
         "hourly_distribution": hourly,
-        "data_quality": data_quality(settings),
+        "data_quality": data_quality(settings, exported={b["batch_id"] for b in batches}),
         "_resolved_days": days,  # written as CSV, not part of analysis.json
     }
 
@@ -140,8 +140,12 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def data_quality(settings: Settings) -> list[dict[str, Any]]:
+def data_quality(settings: Settings, exported: set[str]) -> list[dict[str, Any]]:
     """Per batch (arrival order): rows read, loaded and quarantined by reason, the gate's outcome and warnings.
+
+    ``error``: why a batch is not in the export. A batch in ``exported`` has none, whatever an
+    earlier attempt said (a batch resumed after a failure is still ``failed`` in the ledger until
+    this export is done).
 
     From the ledger snapshot, the batch's ingest marker and its Soda report: counts, codes and
     check names only (never row values). Duplicates are left out (nothing of them was loaded).
@@ -172,7 +176,9 @@ def data_quality(settings: Settings) -> list[dict[str, Any]]:
                 "gate": gate,
                 "warnings": [c["name"] for c in checks if c.get("outcome") == "warn"],
                 "failed_checks": [c["name"] for c in checks if c.get("outcome") == "fail"],
-                "error": b.get("error_code") if b.get("status") in (ledger.FAILED, ledger.REJECTED) else None,
+                "error": b.get("error_code")
+                if b.get("status") in (ledger.FAILED, ledger.REJECTED) and b["batch_id"] not in exported
+                else None,
             }
         )
     return out

@@ -107,6 +107,8 @@ def ingest_file(settings: Settings, path: Path, *, expected_batch_id: str | None
                 rows_read=record["rows_read"],
                 rows_loaded=record["rows_loaded"],
                 rows_quarantined=record["rows_quarantined"],
+                reasons=_quarantine_reasons(con, batch_id),  # the marker was not written before the crash
+                extra_columns=record.get("extra_columns") or [],
                 archived_to=landing.archive(settings, path, record),
             )
         ledger.start(con, batch_id)
@@ -203,6 +205,14 @@ def _hold_back(con: duckdb.DuckDBPyConnection, lines) -> tuple[dict, dict, bool]
     return {"line": lines}, {"rid": held, "line": lines[held]}, has_dups
 
 
+def _quarantine_reasons(con: duckdb.DuckDBPyConnection, batch_id: str) -> dict[str, int]:
+    """Quarantined records of the batch by reason code (sorted by code)."""
+    rows = con.execute(
+        "select reason_code, count(*) from meta.quarantine where batch_id = ? group by 1 order by 1", [batch_id]
+    ).fetchall()
+    return dict(rows)
+
+
 def _quarantine_record_sql(settings: Settings, dataset: str, names: list[str]) -> str:
     """A held row as CSV text, like the malformed records beside it: one format for ``raw_record``.
 
@@ -287,12 +297,7 @@ def _load(
                 from rejects""",
                 [batch_id, dataset, now, batch_id, dataset, now],
             )
-            counts = dict(
-                con.execute(
-                    "select reason_code, count(*) from meta.quarantine where batch_id = ? group by 1 order by 1",
-                    [batch_id],
-                ).fetchall()
-            )
+            counts = _quarantine_reasons(con, batch_id)
             loaded = con.execute(f"select count(*) from audit.{dataset} where _batch_id = ?", [batch_id]).fetchone()[0]
             quarantined = sum(counts.values())
             rows_read = parsed - flagged + rejected
