@@ -14,7 +14,9 @@ run in about 12 minutes on 2 cores.
    file against the bare load of that file;
 4. ``scaling``: wall time and peak RSS of the whole chain over sizes, with a log-log fit;
 5. ``redaction``: ``python -m bench.redaction`` (SQL vs a plain scan vs Python ``re``);
-6. ``burst``: watcher pickup latency and a burst of small files dropped at once.
+6. ``burst``: watcher pickup latency and a burst of small files dropped at once;
+7. ``microbatch``: a small file into warehouses with growing history, and the fixed cost of a
+   tiny file (:mod:`bench.microbatch`).
 
 Every measured job runs in a process of its own (:mod:`bench.jobs`), so its peak RSS is
 its own; the bench process itself stays small and only starts jobs and waits for them.
@@ -36,13 +38,14 @@ from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 
+from bench import microbatch as bench_microbatch
 from bench import report as bench_report
 from bench import watch as bench_watch
 from bench.report import percentile
 from bench.watch import fresh, place
 from pipeline.settings import PROJECT_ROOT, load_settings
 
-SECTIONS = ("ingest", "reference", "latency", "chain", "scaling", "redaction", "burst")
+SECTIONS = ("ingest", "reference", "latency", "chain", "scaling", "redaction", "burst", "microbatch")
 
 #: Sizes of a full run (about 12 min on 2 cores, 15 at most) and of ``--quick``.
 FULL = {
@@ -59,6 +62,11 @@ FULL = {
     "redaction_messages": 200_000,
     "pickup_files": 20,
     "burst": 200,
+    "microbatch_chats": 10_000,
+    "microbatch_histories": "2000000,5000000",
+    "microbatch_repeats": 3,
+    "tiny_chats": 100,
+    "tiny_drops": 10,
 }
 QUICK = {
     "sizes": "2000,5000",
@@ -74,6 +82,11 @@ QUICK = {
     "redaction_messages": 2_000,
     "pickup_files": 2,
     "burst": 3,
+    "microbatch_chats": 500,
+    "microbatch_histories": "5000",
+    "microbatch_repeats": 1,
+    "tiny_chats": 100,
+    "tiny_drops": 2,
 }
 
 
@@ -373,11 +386,16 @@ def _options(argv: list[str] | None) -> argparse.Namespace:
         "redaction_messages": "messages for the redaction benchmark",
         "pickup_files": "tiny files for the watcher pickup latency",
         "burst": "tiny files dropped at once",
+        "microbatch_chats": "chats of the small file dropped into warehouses with history",
+        "microbatch_histories": "chats of history per micro-batch point, comma-separated",
+        "microbatch_repeats": "interleaved runs per micro-batch point",
+        "tiny_chats": "chats of the tiny file whose chain time is the fixed cost",
+        "tiny_drops": "tiny files dropped one by one into a running watcher for the fixed latency",
     }
     for name, text in sized.items():
         parser.add_argument(
             f"--{name.replace('_', '-')}",
-            type=str if name.endswith("sizes") else int,
+            type=str if name.endswith(("sizes", "histories")) else int,
             help=f"{text} (default {FULL[name]}, --quick {QUICK[name]})",
         )
     parser.add_argument("--settle", type=float, default=1.0, help="watcher settle seconds (default 1)")
@@ -408,6 +426,15 @@ def run_sections(bench: Workbench, args: argparse.Namespace, report: dict) -> No
         "redaction": lambda: redaction(bench, args.redaction_messages, args.repeats),
         "burst": lambda: bench_watch.pickup_and_burst(
             bench.work, args.pickup_files, args.burst, args.settle, bench.env
+        ),
+        "microbatch": lambda: bench_microbatch.microbatch(
+            bench,
+            args.microbatch_chats,
+            _sizes(args.microbatch_histories),
+            args.microbatch_repeats,
+            args.tiny_chats,
+            args.tiny_drops,
+            args.settle,
         ),
     }
     for name in SECTIONS:

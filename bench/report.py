@@ -11,6 +11,8 @@ import statistics
 from collections.abc import Sequence
 from pathlib import Path
 
+from bench import microbatch
+
 GIB = 2**30
 MIB = 2**20
 #: The chain's stages in the order they run (stage markers are read back in file-name order).
@@ -111,6 +113,9 @@ def targets(report: dict) -> list[dict]:
                 sc.get("fit_note", ""),
             )
         )
+    if report.get("microbatch"):
+        for name, figure, unit, goal in microbatch.targets(report["microbatch"]):
+            found.append(_target(name, figure, unit, "≤", goal))
     return found
 
 
@@ -377,6 +382,8 @@ def render(report: dict, png: str | None = None) -> str:
         lines += ["", *_redaction_md(report["redaction"])]
     if report.get("burst"):
         lines += ["", *_burst_md(report["burst"])]
+    if report.get("microbatch"):
+        lines += ["", *microbatch.markdown(report["microbatch"])]
     return "\n".join(lines) + "\n"
 
 

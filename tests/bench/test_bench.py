@@ -58,6 +58,23 @@ def test_targets_say_met_or_missed():
     }
 
 
+def test_micro_batch_targets_use_the_goal_of_their_history():
+    report = {
+        "microbatch": {
+            "new_chats": 10_000,
+            "histories": [
+                {"history_chats": 2_000_000, "ratio_to_empty": 1.4},
+                {"history_chats": 5_000_000, "ratio_to_empty": 1.4},
+            ],
+        }
+    }
+    found = {t["target"]: (t["goal"], t["met"]) for t in bench_report.targets(report)}
+    assert found == {
+        "10,000 chats into 2,000,000 chats of history ÷ into categories only": ("≤ 1.3×", False),
+        "10,000 chats into 5,000,000 chats of history ÷ into categories only": ("≤ 1.5×", True),
+    }
+
+
 def test_quick_defaults_fill_only_what_was_not_given():
     args = bench._options(["--quick", "--drops", "4"])
     assert args.drops == 4 and args.latency_chats == bench.QUICK["latency_chats"]
