@@ -139,6 +139,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         seed=args.seed,
         defect_rate=args.defect_rate,
         messages=args.messages,
+        category_skew=args.category_skew,
     )
     files = manifest["files"]
     print(
@@ -507,6 +508,12 @@ def build_parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="include a free-text message column, ~20%% with personal data (default on)",
+    )
+    p.add_argument(
+        "--category-skew",
+        type=_fraction,
+        default=0.0,
+        help="fraction of chats moved to one rare category, 0-1: a category shift for the drift checks (default 0)",
     )
     p.set_defaults(func=cmd_generate)
 
