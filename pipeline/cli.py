@@ -280,6 +280,26 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_quality(args: argparse.Namespace) -> int:
+    from pipeline.stages import export
+    from pipeline.store import history
+
+    settings = _settings(args)
+    _need_warehouse(settings, args, may_create=False)
+    doc = history.read_history(settings.reports_dir)
+    if args.last:
+        doc = {**doc, "last": args.last, "batches": _last_per_dataset(doc["batches"], args.last)}
+    print(export.render_quality_text(doc), end="")
+    return 0
+
+
+def _last_per_dataset(batches: list[dict], last: int) -> list[dict]:
+    keep = []
+    for dataset in sorted({b["dataset"] for b in batches}):
+        keep += [b for b in batches if b["dataset"] == dataset][-last:]
+    return keep
+
+
 def cmd_docs(args: argparse.Namespace) -> int:
     from pipeline.stages import transform
 
@@ -568,6 +588,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="print the analysis tables of the latest export")
     _add_paths(p)
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser(
+        "quality",
+        help="data quality over time: rows, quarantine share by reason, gate outcome and drift per batch",
+        description="The last batches of each dataset the quality gate profiled (warehouse/reports/"
+        "quality_history.json, the same table as the report's 'Quality over time'; setting quality_history_batches).",
+    )
+    _add_paths(p)
+    p.add_argument("--last", type=_count(1), help="only the last N batches per dataset")
+    p.set_defaults(func=cmd_quality)
 
     p = sub.add_parser("docs", help="build the dbt docs site into warehouse/reports/dbt-docs/")
     _add_paths(p)
