@@ -46,7 +46,10 @@ def _read_cfg() -> tuple[dict[str, dict[str, str]], Path]:
     parser = configparser.ConfigParser(interpolation=None)
     for path in _cfg_files():
         if path.is_file():
-            parser.read(path)
+            try:
+                parser.read(path)
+            except configparser.Error as exc:
+                raise ConfigError(f"{path} cannot be read: {str(exc).splitlines()[0]}") from None
             base = path.resolve().parent
             break
     else:
