@@ -181,7 +181,11 @@ def send(settings: Settings, alert: Alert) -> dict[str, str]:
 
 def _send(settings: Settings, alert: Alert) -> dict[str, str]:
     config = settings.alerts
-    suppressed = _admit(settings, alert, time.time())
+    try:
+        suppressed = _admit(settings, alert, time.time())
+    except Exception as exc:  # no cooldown state (folder unusable): deliver rather than stay silent
+        log.error("alert.cooldown_unavailable", cause=alert.cause, error=_line(exc))
+        suppressed = 0
     if suppressed is None:
         log.info("alert.coalesced", cause=alert.cause, subject=alert.subject, batch_id=alert.batch_id)
         return {"coalesced": alert.key}

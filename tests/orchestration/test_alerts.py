@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
@@ -185,8 +186,7 @@ def test_the_same_cause_within_the_cooldown_is_coalesced_into_the_next_alert(ale
     assert alerts.send(alerting, alert) == {"webhook": "sent", "email": "sent"}
     assert "coalesced" in alerts.send(alerting, alert)
     assert len(sinks[0].received) == 1 and len(sinks[1].messages) == 1
-    later = load_settings(landing=alerting.landing, warehouse=alerting.warehouse)
-    object.__setattr__(later.alerts, "cooldown_seconds", 0.0)
+    later = replace(alerting, alerts=replace(alerting.alerts, cooldown_seconds=0.0))
     assert alerts.send(later, alert) == {"webhook": "sent", "email": "sent"}
     assert [p["suppressed_since_last"] for p in sinks[0].received] == [0, 1]
 
