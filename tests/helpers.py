@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import signal
 import socket
 import subprocess
@@ -244,6 +245,9 @@ class SmtpSink:
                 messages.append(message_from_bytes(envelope.content))
                 return "250 Message accepted"
 
+        # aiosmtpd logs every connection from its own thread, possibly after pytest closed the
+        # stream a test's logging was configured with ("--- Logging error ---" noise): keep it quiet.
+        logging.getLogger("mail.log").propagate = False
         self.port = free_port()
         self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
         self.controller.start()
