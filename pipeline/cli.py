@@ -139,6 +139,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         seed=args.seed,
         defect_rate=args.defect_rate,
         messages=args.messages,
+        category_skew=args.category_skew,
     )
     files = manifest["files"]
     print(
@@ -277,6 +278,26 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     print(export.render_terminal(_settings(args)))
     return 0
+
+
+def cmd_quality(args: argparse.Namespace) -> int:
+    from pipeline.stages import export
+    from pipeline.store import history
+
+    settings = _settings(args)
+    _need_warehouse(settings, args, may_create=False)
+    doc = history.read_history(settings.reports_dir)
+    if args.last:
+        doc = {**doc, "last": args.last, "batches": _last_per_dataset(doc["batches"], args.last)}
+    print(export.render_quality_text(doc), end="")
+    return 0
+
+
+def _last_per_dataset(batches: list[dict], last: int) -> list[dict]:
+    keep = []
+    for dataset in sorted({b["dataset"] for b in batches}):
+        keep += [b for b in batches if b["dataset"] == dataset][-last:]
+    return keep
 
 
 def cmd_docs(args: argparse.Namespace) -> int:
@@ -508,6 +529,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=True,
         help="include a free-text message column, ~20%% with personal data (default on)",
     )
+    p.add_argument(
+        "--category-skew",
+        type=_fraction,
+        default=0.0,
+        help="fraction of chats moved to one rare category, 0-1: a category shift for the drift checks (default 0)",
+    )
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("run", help="process the files waiting in landing/ once (or the FILEs given)")
@@ -561,6 +588,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="print the analysis tables of the latest export")
     _add_paths(p)
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser(
+        "quality",
+        help="data quality over time: rows, quarantine share by reason, gate outcome and drift per batch",
+        description="The last batches of each dataset the quality gate profiled (warehouse/reports/"
+        "quality_history.json, the same table as the report's 'Quality over time'; setting quality_history_batches).",
+    )
+    _add_paths(p)
+    p.add_argument("--last", type=_count(1), help="only the last N batches per dataset")
+    p.set_defaults(func=cmd_quality)
 
     p = sub.add_parser("docs", help="build the dbt docs site into warehouse/reports/dbt-docs/")
     _add_paths(p)

@@ -34,6 +34,17 @@ class QualityGateFailed(PipelineError):
     """The Soda scan of a batch had failing checks; the batch is not published."""
 
 
+class BatchWithheld(QualityGateFailed):
+    """The gate withheld the batch (failing checks, or drift under ``drift_action = withhold``).
+
+    ``code`` is the ledger's error code: ``quality_gate_failed`` or ``drift_found``.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 class TransformFailed(PipelineError):
     """dbt build reported an error (model error or error-severity test failure)."""
 

@@ -572,10 +572,19 @@ def _has_pii_sql(seed: int) -> str:
     return f"(hash(i, {seed}, 'pii') % 1000000 / 1000000.0) < {_SHARES['chat_pii']}"
 
 
-def _chats_sql(n: int, seed: int, defect_rate: float, messages: bool, category_ids: list[str], src: str = "idx") -> str:
+def _chats_sql(
+    n: int,
+    seed: int,
+    defect_rate: float,
+    messages: bool,
+    category_ids: list[str],
+    src: str = "idx",
+    category_skew: float = 0.0,
+) -> str:
     """One relation over table ``idx(i)``: the CSV line of every chat plus the columns the manifest counts.
 
-    (Long: one SQL statement; each defect is a named layer of it.)
+    (Long: one SQL statement; each defect is a named layer of it.) ``category_skew``: that share
+    of the chats (pseudo-randomly chosen) get the *last* category, normally one of the rarest.
     """
 
     def h(p: str) -> str:
@@ -585,6 +594,10 @@ def _chats_sql(n: int, seed: int, defect_rate: float, messages: bool, category_i
         return f"({h(p)} % 1000000 / 1000000.0)"
 
     day_lookup, base_ms, weekend, hour_lookup = _time_lookups(seed)
+    skew_open, skew_close = "", ""
+    if category_skew > 0 and category_ids:
+        skew_open = f"case when {u('skew')} < {category_skew!r} then '{category_ids[-1]}' else "
+        skew_close = " end"
     k = min(n, round(defect_rate * n))
     k1 = max(k, 1)
     codes = list(CHAT_REASON_CODES)
@@ -635,7 +648,7 @@ def _chats_sql(n: int, seed: int, defect_rate: float, messages: bool, category_i
             case when perm % {len(codes)} = {dup_code} then {dup_j} end as dup_j,
             {_sql_list(day_lookup)}[({h("day")} % 10000)::int + 1] as day_idx,
             {u("cat_e")} < {_SHARES["chat_without_category"]} as cat_empty,
-            {_sql_list(category_ids or [""])}[(floor(pow({u("cat")}, 1.7) * {max(len(category_ids), 1)}))::int + 1] as cat_id,
+            {skew_open}{_sql_list(category_ids or [""])}[(floor(pow({u("cat")}, 1.7) * {max(len(category_ids), 1)}))::int + 1]{skew_close} as cat_id,
             {u("init_e")} < {_SHARES["chat_initiator_empty"]} as init_empty,
             {u("init")} < {_SHARES["chat_customer_initiated"]} as init_true,
             {u("unres")} < {_SHARES["chat_unresolved"]} as unresolved,
@@ -712,7 +725,13 @@ def _splice_invalid_utf8(path: Path) -> int:
 
 
 def _write_chats(
-    out: Path, n: int, seed: int, defect_rate: float, messages: bool, category_ids: list[str]
+    out: Path,
+    n: int,
+    seed: int,
+    defect_rate: float,
+    messages: bool,
+    category_ids: list[str],
+    category_skew: float = 0.0,
 ) -> tuple[dict, dict | None]:
     con = duckdb.connect()
     try:
@@ -720,7 +739,9 @@ def _write_chats(
         con.execute("set enable_progress_bar = false")
         # a (non-temp) table scan lets every stage run in parallel; range() and temp tables did not
         con.execute(f"create table idx as select range as i from range({n})")
-        con.execute(f"create temp view chats_gen as {_chats_sql(n, seed, defect_rate, messages, category_ids)}")
+        con.execute(
+            f"create temp view chats_gen as {_chats_sql(n, seed, defect_rate, messages, category_ids, category_skew=category_skew)}"
+        )
         header = CHATS_HEADER + (",message" if messages else "")
         tmp = out / ".chats.csv.tmp"
         con.execute(f"""copy (select line as "{header}" from chats_gen) to {_sql_path(tmp)}
@@ -737,7 +758,7 @@ def _write_chats(
             con.execute(f"create table pii_idx as select i from idx where {_has_pii_sql(seed)}")
             con.execute(f"""create table pii_src as
                 select i, code, chat_id, ptype1, pii1, ptype2, pii2, message_dropped
-                from ({_chats_sql(n, seed, defect_rate, messages, category_ids, "pii_idx")})""")
+                from ({_chats_sql(n, seed, defect_rate, messages, category_ids, "pii_idx", category_skew)})""")
             con.execute("""create table pii as
                 select i, code, chat_id, 1 as slot, ptype1 as ptype, pii1 as value from pii_src
                 where ptype1 is not null and not message_dropped
@@ -780,6 +801,7 @@ def generate(
     seed: int = 42,
     defect_rate: float = 0.0,
     messages: bool = True,
+    category_skew: float = 0.0,
 ) -> dict:
     """Write categories.csv, then chats.csv, then manifest.json into `out`; return the manifest.
 
@@ -787,18 +809,23 @@ def generate(
     inserted into a written message (``chat_id``, ``type``, ``value``, ``line_number``
     with header = 1, ``row_valid``). No other ``*.csv`` file is created in ``out``.
     Manifest ``stats`` count valid rows only; ``defects`` hold exact per-code counts.
+    ``category_skew`` (0–1) moves that share of the chats to one rare category: a category shift
+    for the drift checks to find.
     """
     if not 0.0 <= defect_rate <= 1.0:
         raise ValueError("defect_rate must be within [0, 1]")
+    if not 0.0 <= category_skew <= 1.0:
+        raise ValueError("category_skew must be within [0, 1]")
     started = time.perf_counter()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     cat_manifest, valid_categories = _write_categories(out / "categories.csv", categories, seed, defect_rate)
-    chat_manifest, pii = _write_chats(out, chats, seed, defect_rate, messages, valid_categories)
+    chat_manifest, pii = _write_chats(out, chats, seed, defect_rate, messages, valid_categories, category_skew)
     manifest = {
         "seed": seed,
         "generator_version": GENERATOR_VERSION,
         "defect_rate": defect_rate,
+        **({"category_skew": category_skew} if category_skew else {}),
         "messages": messages,
         "files": {
             "categories": {k: v for k, v in cat_manifest.items() if k != "_stats"},

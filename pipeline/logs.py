@@ -28,7 +28,7 @@ LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 #: Exceptions that are an outcome the pipeline expects and records (a rejected file, a withheld
 #: batch, a file still being copied), not a bug: Luigi's "Worker failed" line becomes a warning.
-_EXPECTED = ("FileRejected", "QualityGateFailed", "FileChanged")
+_EXPECTED = ("FileRejected", "QualityGateFailed", "BatchWithheld", "FileChanged")
 
 
 def _first_line(exc: BaseException | None) -> str:

@@ -11,6 +11,7 @@ import configparser
 import os
 import re
 import sys
+import urllib.parse
 import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,17 +36,50 @@ def _cfg_files() -> list[Path]:
     return [Path.cwd() / "luigi.cfg", PROJECT_ROOT / "luigi.cfg"]
 
 
-def _read_cfg() -> tuple[dict[str, str], Path]:
-    """The ``[pipeline]`` section of the first luigi.cfg found, and the folder it is in."""
+#: Sections of luigi.cfg the pipeline reads: its own, its alerts, and Luigi's mail server settings
+#: (``[smtp]``, ``[email]``), read here once so alerts use the same server Luigi would.
+CFG_SECTIONS = ("pipeline", "alerts", "smtp", "email")
+
+
+def _read_cfg() -> tuple[dict[str, dict[str, str]], Path]:
+    """The sections :data:`CFG_SECTIONS` of the first luigi.cfg found, and the folder it is in."""
     parser = configparser.ConfigParser(interpolation=None)
     for path in _cfg_files():
         if path.is_file():
-            parser.read(path)
+            try:
+                parser.read(path)
+            except configparser.Error as exc:
+                raise ConfigError(f"{path} cannot be read: {str(exc).splitlines()[0]}") from None
             base = path.resolve().parent
             break
     else:
         base = Path.cwd()
-    return (dict(parser["pipeline"]) if parser.has_section("pipeline") else {}), base
+    return {name: dict(parser[name]) if parser.has_section(name) else {} for name in CFG_SECTIONS}, base
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """``[alerts]`` of luigi.cfg (``PIPELINE_ALERTS_<KEY>`` overrides) plus Luigi's ``[smtp]`` server."""
+
+    #: JSON webhook (Slack/Teams incoming webhooks take the ``text`` field); None = no webhook.
+    webhook_url: str | None = None
+    #: E-mail recipients; empty = no e-mail. Not Luigi's ``[email] receiver``: with that set,
+    #: Luigi mails its own traceback for every failed task too (two mails per failure).
+    email_to: tuple[str, ...] = ()
+    email_from: str = "pipeline@localhost"
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_ssl: bool = False
+    smtp_no_tls: bool = False
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_timeout: float = 10.0
+    #: Alerts with the same cause and subject within this many seconds are coalesced into the next one.
+    cooldown_seconds: float = 3600.0
+    #: ``watch`` alerts when no new file arrived for this many seconds (0 = never).
+    freshness_seconds: float = 86400.0
+    #: Seconds one delivery attempt (webhook) may take.
+    timeout_seconds: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -84,6 +118,20 @@ class Settings:
     # --- exports
     #: Category groups with fewer chats than this are left out of the rankings (and counted).
     min_group_chats: int = 30
+    # --- data-quality history and drift (meta.batch_profile, meta.drift_findings)
+    #: ``warn`` (report and alert, publish) or ``withhold`` (the gate withholds a drifting batch).
+    drift_action: str = "warn"
+    #: Scalar metrics are compared once at least this many earlier published batches exist.
+    drift_min_batches: int = 5
+    #: The baseline: this many most recent published batches of the same dataset.
+    drift_history: int = 10
+    #: A scalar metric drifts when its robust z-score (median/MAD) is above this.
+    drift_z_threshold: float = 3.5
+    #: The category distribution drifts when its population stability index is above this.
+    drift_psi_threshold: float = 0.25
+    #: Batches per dataset shown by ``pipeline quality`` and the report's quality history.
+    quality_history_batches: int = 20
+    alerts: AlertSettings = field(default_factory=AlertSettings)
     #: The dbt project and the Soda configuration: from the checkout, else the installed copy.
     dbt_project_dir: Path = field(default_factory=lambda: project_folder("dbt"))
     soda_dir: Path = field(default_factory=lambda: project_folder("soda"))
@@ -179,7 +227,8 @@ def load_settings(landing: Path | str | None = None, warehouse: Path | str | Non
     Every value is checked here, once: a bad one is a :class:`ConfigError` whose sentence names
     the setting, where it came from and the value (never a traceback later in a stage).
     """
-    cfg, cfg_dir = _read_cfg()
+    sections, cfg_dir = _read_cfg()
+    cfg = sections["pipeline"]
     env = os.environ
 
     def pick(name: str, default: str | None = None) -> str | None:
@@ -237,6 +286,13 @@ def load_settings(landing: Path | str | None = None, warehouse: Path | str | Non
         row_count_history=number("row_count_history", "5", int, 1),
         freshness_warn_days=number("freshness_warn_days", "1500", float, 0),
         min_group_chats=number("min_group_chats", "30", int, 1),
+        drift_action=pick("drift_action", "warn").strip().lower(),
+        drift_min_batches=number("drift_min_batches", "5", int, 2),
+        drift_history=number("drift_history", "10", int, 2),
+        drift_z_threshold=number("drift_z_threshold", "3.5", float, 0),
+        drift_psi_threshold=number("drift_psi_threshold", "0.25", float, 0),
+        quality_history_batches=number("quality_history_batches", "20", int, 1),
+        alerts=_alert_settings(sections, env),
         dbt_project_dir=project_folder("dbt", pick("dbt_dir")),
         soda_dir=project_folder("soda", pick("soda_dir")),
     )
@@ -250,9 +306,92 @@ def load_settings(landing: Path | str | None = None, warehouse: Path | str | Non
             f"setting duckdb_memory_limit ({_source('duckdb_memory_limit', env)}) must be a size such as 512MB "
             f"or 2GB, not {settings.duckdb_memory_limit!r}"
         )
+    if settings.drift_action not in {"warn", "withhold"}:
+        raise ConfigError(
+            f"setting drift_action ({_source('drift_action', env)}) must be warn or withhold, not {settings.drift_action!r}"
+        )
+    if settings.drift_min_batches > settings.drift_history:
+        raise ConfigError(
+            f"setting drift_min_batches ({settings.drift_min_batches}) must not exceed drift_history "
+            f"({settings.drift_history}): the baseline would never be large enough"
+        )
     if settings.quarantine_warn_pct > settings.quarantine_fail_pct:
         raise ConfigError(
             f"setting quarantine_warn_pct ({settings.quarantine_warn_pct:g}) must not exceed "
             f"quarantine_fail_pct ({settings.quarantine_fail_pct:g})"
         )
     return settings
+
+
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
+_EMAIL_RE = re.compile(r"^[^@\s,]+@[^@\s,]+$")
+
+
+def _alert_settings(sections: dict[str, dict[str, str]], env) -> AlertSettings:
+    """``[alerts]`` (env ``PIPELINE_ALERTS_<KEY>`` first), Luigi's ``[smtp]`` and ``[email] sender``; checked here.
+
+    (Long: one check per setting, each with its own sentence.)
+    """
+    alerts, smtp, email = sections["alerts"], sections["smtp"], sections["email"]
+
+    def source(key: str) -> str:
+        return (
+            f"PIPELINE_ALERTS_{key.upper()}"
+            if env.get(f"PIPELINE_ALERTS_{key.upper()}")
+            else f"luigi.cfg [alerts] {key}"
+        )
+
+    def pick(key: str, default: str | None = None) -> str | None:
+        value = env.get(f"PIPELINE_ALERTS_{key.upper()}") or alerts.get(key)
+        return value.strip() if value and value.strip() else default
+
+    def number(where: str, raw: str, kind: type = float) -> float:
+        try:
+            value = kind(raw)
+        except ValueError:
+            value = -1
+        if value != value or value < 0:
+            word = "a whole number" if kind is int else "a number"
+            raise ConfigError(f"setting {where} must be {word} of at least 0, not {raw!r}")
+        return value
+
+    def flag(where: str, raw: str | None) -> bool:
+        text = (raw or "").strip().lower()
+        if text not in _TRUE | _FALSE:
+            raise ConfigError(f"setting {where} must be true or false, not {raw!r}")
+        return text in _TRUE
+
+    url = pick("webhook_url")
+    if url is not None:
+        parsed = urllib.parse.urlsplit(url)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ConfigError(
+                f"setting webhook_url ({source('webhook_url')}) must be an http:// or https:// address, not {url!r}"
+            )
+    recipients = tuple(r.strip() for r in (pick("email_to") or "").split(",") if r.strip())
+    for address in recipients:
+        if not _EMAIL_RE.match(address):
+            raise ConfigError(
+                f"setting email_to ({source('email_to')}) has {address!r}, which is not an e-mail address"
+            )
+    sender = pick("email_from") or (email.get("sender") or "").strip() or AlertSettings.email_from
+    if not _EMAIL_RE.match(sender):
+        raise ConfigError(f"setting email_from ({source('email_from')}) is {sender!r}, which is not an e-mail address")
+    port = number("port (luigi.cfg [smtp] port)", (smtp.get("port") or "25").strip(), int)
+    return AlertSettings(
+        webhook_url=url,
+        email_to=recipients,
+        email_from=sender,
+        smtp_host=(smtp.get("host") or "localhost").strip(),
+        smtp_port=port if port else 25,
+        smtp_ssl=flag("ssl (luigi.cfg [smtp] ssl)", smtp.get("ssl")),
+        smtp_no_tls=flag("no_tls (luigi.cfg [smtp] no_tls)", smtp.get("no_tls")),
+        smtp_username=(smtp.get("username") or "").strip() or None,
+        smtp_password=smtp.get("password") or None,
+        smtp_timeout=number("timeout (luigi.cfg [smtp] timeout)", (smtp.get("timeout") or "10").strip()),
+        cooldown_seconds=number(f"cooldown_seconds ({source('cooldown_seconds')})", pick("cooldown_seconds", "3600")),
+        freshness_seconds=number(
+            f"freshness_seconds ({source('freshness_seconds')})", pick("freshness_seconds", "86400")
+        ),
+        timeout_seconds=number(f"timeout_seconds ({source('timeout_seconds')})", pick("timeout_seconds", "5")),
+    )

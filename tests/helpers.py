@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import signal
 import socket
 import subprocess
@@ -197,3 +198,59 @@ def run_in_terminal(args: list[str], *, cwd, env: dict, timeout: float = 600) ->
 def categories_text(n: int, *, empty_disabled: int = 0) -> str:
     rows = [f"{i:08x}-2222-4000-8000-000000000000,,{'' if i < empty_disabled else 'false'}\n" for i in range(n)]
     return "id,parent_id,disabled\n" + "".join(rows)
+
+
+# --------------------------------------------------------------------------- alert sinks
+class WebhookSink:
+    """A real HTTP server on 127.0.0.1 that records every JSON body POSTed to it."""
+
+    def __init__(self) -> None:
+        import http.server
+
+        received = self.received = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                received.append(json.loads(body))
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class SmtpSink:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps every message it accepts."""
+
+    def __init__(self) -> None:
+        from email import message_from_bytes
+
+        from aiosmtpd.controller import Controller
+
+        messages = self.messages = []
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+                messages.append(message_from_bytes(envelope.content))
+                return "250 Message accepted"
+
+        # aiosmtpd logs every connection from its own thread, possibly after pytest closed the
+        # stream a test's logging was configured with ("--- Logging error ---" noise): keep it quiet.
+        logging.getLogger("mail.log").propagate = False
+        self.port = free_port()
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def close(self) -> None:
+        self.controller.stop()

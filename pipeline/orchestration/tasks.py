@@ -44,11 +44,12 @@ import luigi
 import structlog
 
 from pipeline import logs
-from pipeline.errors import FileChanged, FileRejected, PipelineError, QualityGateFailed
+from pipeline.errors import BatchWithheld, FileChanged, FileRejected, PipelineError, QualityGateFailed
+from pipeline.orchestration import alerts
 from pipeline.privacy.patterns import redact_python
 from pipeline.settings import Settings, load_settings
-from pipeline.stages import export, ingest, publish, quality, redact, transform
-from pipeline.store import db, landing, ledger
+from pipeline.stages import export, ingest, profile, publish, quality, redact, transform
+from pipeline.store import db, history, landing, ledger
 from pipeline.store.files import sha256_of
 
 log = structlog.get_logger()
@@ -315,17 +316,102 @@ class QualityGate(Ingest):
             f"{len(result.checks)} checks: {len(result.checks) - len(result.failed) - len(result.warned)} passed, "
             f"{len(result.warned)} warned, {len(result.failed)} failed" + ("" if result.passed else "; withholding"),
         )
+        if not result.passed and not result.failed:
+            # The scan itself broke (not the data): keep the batch, a re-run resumes here.
+            quality.raise_for_result(result)
+        comparison = self._profile(record, result)
         if not result.passed:
             try:
                 quality.raise_for_result(result)
             except QualityGateFailed as exc:
-                if not result.failed:
-                    raise  # the scan itself broke (not the data): keep the batch, a re-run resumes here
                 publish.withhold(self.settings, self.batch_id, "quality_gate_failed", str(exc))
-                raise
+                raise BatchWithheld("quality_gate_failed", str(exc)) from None
+        if comparison.findings and self.settings.drift_action == "withhold":
+            message = (
+                f"{record['dataset']} batch {self.batch_id} drifted from its last {comparison.baseline_batches} "
+                f"batches (drift_action = withhold): {comparison.reason()}. Report: {result.report_md}"
+            )
+            publish.withhold(self.settings, self.batch_id, "drift_found", message)
+            raise BatchWithheld("drift_found", message)
         published = publish.publish(self.settings, self.batch_id, record["dataset"])
         self.progress_update(self.WORK_DONE, f"published {published:,} rows to raw.{record['dataset']}")
-        return {"passed": True, "warned": result.warned, "rows_published": published, "report": str(result.report_md)}
+        self._alert_after_gate(record, result, comparison)
+        return {
+            "passed": True,
+            "warned": result.warned,
+            "drift": [f"{f['column_name']}.{f['metric']}" for f in comparison.findings],
+            "rows_published": published,
+            "report": str(result.report_md),
+        }
+
+    def _profile(self, record: dict[str, Any], result: quality.GateResult) -> profile.Comparison:
+        """Profile the audited batch, compare it with its baseline (unless the gate failed it), keep both.
+
+        The rows are still in ``audit`` here, whatever the gate decides next.
+        """
+        settings = self.settings
+        with db.connect(settings) as con:
+            rows = profile.profile_batch(con, record)
+            comparison = profile.Comparison([], 0)
+            if not result.failed:
+                ids = ledger.recent_published(con, record["dataset"], record["seq"], settings.drift_history)
+                comparison = profile.compare(con, settings, rows, record, ids, history.profiles(con, ids))
+            if result.failed or (comparison.findings and settings.drift_action == "withhold"):
+                outcome = "withheld"
+            else:
+                outcome = "warned" if result.warned or comparison.findings else "passed"
+            rows.append(profile.gate_outcome(outcome))
+            history.record(
+                con,
+                batch_id=self.batch_id,
+                dataset=record["dataset"],
+                seq=record["seq"],
+                profile=rows,
+                findings=comparison.findings,
+                at=ledger.now(),
+            )
+            history.write_history(con, settings.reports_dir, settings.quality_history_batches)
+        quality.attach_drift(
+            settings,
+            result,
+            {
+                "action": settings.drift_action,
+                "baseline_batches": comparison.baseline_batches,
+                "min_batches": settings.drift_min_batches,
+                "compared": not result.failed,
+                "findings": comparison.findings,
+                "lines": [profile.finding_text(f) for f in comparison.findings],
+            },
+        )
+        return comparison
+
+    def _alert_after_gate(self, record: dict[str, Any], result: quality.GateResult, comparison) -> None:
+        """A published batch whose quarantine share warned, or whose profile drifted: one alert each."""
+        common = {"batch_id": self.batch_id, "dataset": record["dataset"], "file": record["file"]}
+        check = quality.quarantine_warning(result)
+        if check is not None:
+            alerts.send(
+                self.settings,
+                alerts.Alert(
+                    cause="quarantine_warn",
+                    reason=f"{check['name']}: {check['value_text']} ({check['threshold_text']})",
+                    subject=record["dataset"],
+                    details={"value": check["value"], "report": str(result.report_md)},
+                    **common,
+                ),
+            )
+        if comparison.findings:
+            metrics = sorted(f"{f['column_name']}.{f['metric']}" for f in comparison.findings)
+            alerts.send(
+                self.settings,
+                alerts.Alert(
+                    cause="drift_found",
+                    reason=comparison.reason(),
+                    subject=f"{record['dataset']}:{','.join(metrics)}",
+                    details={"findings": comparison.findings, "report": str(result.report_md)},
+                    **common,
+                ),
+            )
 
     def done_text(self, summary: dict[str, Any]) -> str:
         warned = summary.get("warned") or []
@@ -511,6 +597,39 @@ class ProcessLanding(luigi.WrapperTask):
         settings = load_settings(landing=self.landing or None, warehouse=self.warehouse or None)
         set_aside_unsupported(settings)
         return pending_tasks(settings, landing.discover(settings), landing=self.landing, warehouse=self.warehouse)
+
+
+@_Task.event_handler(luigi.Event.FAILURE)
+def alert_on_failure(task: _Task, exception: BaseException) -> None:
+    """Luigi's failure event: one ``batch_failed`` or ``batch_withheld`` alert for the task's batches.
+
+    A file that changed while it was taken is queued again, not a failure. Never raises (and
+    Luigi guards its callbacks too): an alert that cannot go out never fails the batch.
+    """
+    if isinstance(exception, FileChanged):
+        return
+    stage, batch_ids = _failed_batches(task)
+    if isinstance(exception, BatchWithheld):
+        cause, code = "batch_withheld", exception.code
+    else:
+        cause = "batch_failed"
+        code = exception.code if isinstance(exception, FileRejected) else f"{stage}_failed"
+    alerts.task_failed(task.settings, stage, batch_ids, cause, f"{code}: {failure_reason(exception)}", code)
+
+
+@_Task.event_handler(luigi.Event.PROCESS_FAILURE)
+def alert_on_process_failure(task: _Task, error_msg: str) -> None:
+    """Luigi's process-failure event (the task's worker process died): one ``batch_failed`` alert."""
+    stage, batch_ids = _failed_batches(task)
+    code = f"{stage}_failed"
+    reason = f"{code}: {(str(error_msg).strip().splitlines() or ['the task process died'])[0][:500]}"
+    alerts.task_failed(task.settings, stage, batch_ids, "batch_failed", reason, code)
+
+
+def _failed_batches(task: _Task) -> tuple[str, list[str]]:
+    if isinstance(task, _Stage):
+        return task.stage_name, task.batch_ids
+    return type(task).__name__, [b for b in [getattr(task, "_batch_id", "")] if b]
 
 
 #: Data files the pipeline cannot read, sitting in landing/ as if they would be taken. Anything

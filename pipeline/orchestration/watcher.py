@@ -9,7 +9,9 @@ Detection never relies on one mechanism alone:
 * a reconciliation scan of ``landing/`` every ``reconcile_seconds`` (and one at start-up)
   catches what events missed: inotify silently drops events when its queue overflows,
   and files that arrived while the service was down produce no event at all;
-* at start-up, batches the ledger shows as unfinished (e.g. after ``kill -9``) are resumed.
+* at start-up, batches the ledger shows as unfinished (e.g. after ``kill -9``) are resumed;
+* no new file for ``[alerts] freshness_seconds`` is itself news: one ``no_new_file`` alert per
+  silence (:class:`pipeline.orchestration.alerts.Heartbeat`).
 
 The watcher only detects; what happens to the settled files is the runner's one batching
 policy (:mod:`pipeline.orchestration.runner`): in arrival order, categories before chats,
@@ -30,7 +32,7 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
-from pipeline.orchestration import runner
+from pipeline.orchestration import alerts, runner
 from pipeline.settings import Settings
 from pipeline.store.landing import arrival_key, display_name, is_candidate, open_for_writing
 
@@ -85,6 +87,7 @@ class Watcher:
         self._stop = threading.Event()
         self._failed: dict[Path, tuple[int, int]] = {}  # left in landing after an error: retried once changed
         self.processed: list[str] = []  # batch ids, in the order they finished (for tests/metrics)
+        self.heartbeat = alerts.Heartbeat(settings)
 
     # ------------------------------------------------------------------ detection
     def saw(self, path: Path, how: str) -> None:
@@ -94,6 +97,7 @@ class Watcher:
             seen = self._seen.get(path)
             if seen is None:
                 log.info("watch.file_seen", file=display_name(path.name), how=how)
+                self.heartbeat.file_seen()
                 seen = self._seen[path] = _Seen(time.monotonic(), -1, -1, time.monotonic())
             if how in ("closed", "moved_in"):
                 seen.closed = True
@@ -212,9 +216,11 @@ class Watcher:
         )
         try:
             self.resume_unfinished()
+            self.heartbeat.file_seen()  # the silence is counted from the start of the service
             self.reconcile()
             last_scan = time.monotonic()
             while not self._stop.is_set() and not (until and until()):
+                self.heartbeat.check()
                 if time.monotonic() - last_scan >= self.settings.reconcile_seconds:
                     self.reconcile()
                     last_scan = time.monotonic()

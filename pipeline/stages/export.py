@@ -1,5 +1,5 @@
-"""Analysis export: ``analysis.json``, one CSV per table, ``report.md``, ``hourly_heatmap.png`` and
-``resolved_per_day.png``.
+"""Analysis export: ``analysis.json``, one CSV per table, ``report.md``, ``hourly_heatmap.png``,
+``resolved_per_day.png`` and ``quality_history.png``.
 
 The marts do the computing (dbt); this module reads them from the share layer
 (``share.duckdb``, written by the redaction stage), selects the top-10 lists and writes files.
@@ -7,7 +7,9 @@ Rankings of rates and means use only category groups with at least ``min_group_c
 (the marts' ``meets_min_sample``) and say how many groups they left out. The data-quality
 section comes from the pipeline's own records, which carry counts and check names only: the
 ledger snapshot (``warehouse/ledger.snapshot.json``), the ingest markers (quarantine reasons)
-and the Soda reports (gate outcome, warnings). A complete set is written into a fresh version folder and then published by
+and the Soda reports (gate outcome, warnings); the quality history (rows, quarantine share by
+reason, gate outcome and drift flags of the last batches per dataset) from
+``warehouse/reports/quality_history.json``, which the gate rewrites. A complete set is written into a fresh version folder and then published by
 swapping the ``warehouse/exports`` symlink, so a reader never sees a half-written set.
 """
 
@@ -27,7 +29,7 @@ import structlog
 from pipeline.errors import PipelineError
 from pipeline.logs import stage
 from pipeline.settings import Settings
-from pipeline.store import db
+from pipeline.store import db, history
 from pipeline.store.files import secure_dir
 
 log = structlog.get_logger()
@@ -128,6 +130,7 @@ def collect(settings: Settings) -> dict[str, Any]:
         "ranking_sample": {"min_group_chats": settings.min_group_chats, **sample},
         "hourly_distribution": hourly,
         "data_quality": data_quality(settings, exported={b["batch_id"] for b in batches}),
+        "quality_history": history.read_history(settings.reports_dir),
         "_resolved_days": days,  # written as CSV, not part of analysis.json
     }
 
@@ -273,8 +276,92 @@ def render_markdown(doc: dict[str, Any]) -> str:
         "`landing/quarantine/<dataset>/<batch_id>.csv`), the quality gate's outcome and its warnings "
         "(`warehouse/reports/soda/<batch_id>.md`).\n",
         _md_table(_quality_rows(doc), QUALITY_FIELDS),
+        "## Quality over time\n",
+        "Per dataset, the last batches the gate profiled: records read, quarantine share by reason, the gate's "
+        "outcome (`warned` covers warning checks and drift) and the metrics found drifting from the recent "
+        "batches (`meta.batch_profile`, `meta.drift_findings`; `pipeline quality` prints the same).\n",
+        "![quality over time](quality_history.png)\n",
+        _md_table(history_rows(doc.get("quality_history") or {}), HISTORY_FIELDS),
     ]
     return "\n".join(parts)
+
+
+HISTORY_FIELDS = ["dataset", "seq", "batch", "read", "quarantined %", "by reason (%)", "gate", "drift"]
+
+
+def _pct(share: Any) -> str:
+    return "-" if share is None else f"{100 * share:.2f}"
+
+
+def history_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The quality history (``reports/quality_history.json``) as table rows."""
+    return [
+        {
+            "dataset": b["dataset"],
+            "seq": b["seq"],
+            "batch": b["batch_id"],
+            "read": _n(b["rows_read"]),
+            "quarantined %": _pct(b["quarantine_share"]),
+            "by reason (%)": ", ".join(f"{k} {_pct(v)}" for k, v in b["quarantine_share_by_reason"].items()) or "-",
+            "gate": b["gate"] or "-",
+            "drift": ", ".join(b["drift"]) or "-",
+        }
+        for b in doc.get("batches") or []
+    ]
+
+
+def render_quality_text(doc: dict[str, Any]) -> str:
+    """``pipeline quality``: the same history as the report's table, aligned for a terminal."""
+    batches = doc.get("batches") or []
+    if not batches:
+        return "no profiled batches yet (the quality gate profiles every batch it scans)\n"
+    title = f"Quality over time (last {doc.get('last')} batches per dataset)"
+    return f"{title}\n{'=' * len(title)}\n" + _text_table(
+        history_rows(doc), HISTORY_FIELDS, numeric={"seq", "read", "quarantined %"}
+    )
+
+
+_GATE_COLOURS = {"passed": "#3182bd", "warned": "#fd8d3c", "withheld": "#de2d26"}
+
+
+def draw_quality_history(doc: dict[str, Any], path: Path) -> None:
+    """Per dataset: records per batch (bar colour = gate outcome, "drift" above drifting batches) and
+    the quarantine share by reason (stacked), over the last batches."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    batches = doc.get("batches") or []
+    datasets = sorted({b["dataset"] for b in batches}) or ["(none)"]
+    fig, axes = plt.subplots(2, len(datasets), figsize=(6 * len(datasets), 6), dpi=100, squeeze=False)
+    for col, dataset in enumerate(datasets):
+        rows = [b for b in batches if b["dataset"] == dataset]
+        top, bottom = axes[0][col], axes[1][col]
+        x = [str(b["seq"]) for b in rows]
+        if not rows:
+            top.text(0.5, 0.5, "no profiled batches yet", ha="center", va="center", transform=top.transAxes)
+        top.bar(x, [b["rows_read"] or 0 for b in rows], color=[_GATE_COLOURS.get(b["gate"], "#969696") for b in rows])
+        for i, b in enumerate(rows):
+            if b["drift"]:
+                top.annotate("drift", (i, b["rows_read"] or 0), ha="center", va="bottom", color="#de2d26", fontsize=8)
+        top.set_title(f"{dataset}: records per batch (blue passed, orange warned, red withheld)", fontsize=9)
+        top.set_ylabel("records read")
+        reasons = sorted({r for b in rows for r in b["quarantine_share_by_reason"]})
+        base = [0.0] * len(rows)
+        bottom.bar(x, base)  # the same batches on both axes, quarantine or not
+        for reason in reasons:
+            values = [100 * (b["quarantine_share_by_reason"].get(reason) or 0) for b in rows]
+            bottom.bar(x, values, bottom=base, label=reason)
+            base = [a + v for a, v in zip(base, values)]
+        if reasons:
+            bottom.legend(fontsize=7)
+        bottom.set_title(f"{dataset}: quarantine share by reason", fontsize=9)
+        bottom.set_ylabel("% of records")
+        bottom.set_xlabel("batch (arrival sequence)")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
 
 
 def _hourly_grid_md(hourly: list[dict[str, Any]]) -> str:
@@ -358,6 +445,7 @@ def export_analysis(settings: Settings) -> dict[str, Any]:
         (work / "report.md").write_text(render_markdown(doc))
         draw_heatmap(doc["hourly_distribution"], work / "hourly_heatmap.png", settings.timezone)
         draw_resolved_per_day(days, work / "resolved_per_day.png", settings.timezone)
+        draw_quality_history(doc["quality_history"], work / "quality_history.png")
         os.replace(work, target)
         _swap_link(settings.exports_dir, target)
         _prune(versions, keep=target)
@@ -439,6 +527,8 @@ def render_text(doc: dict[str, Any]) -> str:
         _text_table(grid, ["day", *hours], numeric=set(hours)),
         heading("Data quality"),
         _text_table(_quality_rows(doc), QUALITY_FIELDS, numeric={"read", "loaded", "quarantined"}),
+        "",
+        render_quality_text(doc.get("quality_history") or {}),
     ]
     return "\n".join(parts)
 

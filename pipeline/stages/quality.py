@@ -11,6 +11,7 @@ hold a read-write connection to it in this process while the gate runs.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tempfile
@@ -350,6 +351,25 @@ def _close_connections(scan: Any) -> None:
             data_source.disconnect()
         except Exception as exc:  # closing is best effort; the scan result stands
             log.warning("quality_gate.close_failed", error=str(exc))
+
+
+def quarantine_warning(result: GateResult) -> dict | None:
+    """The quarantine-share check when it warned (its threshold is ``quarantine_warn_pct``), else None."""
+    for check in result.checks:
+        if (check["name"] or "").endswith("quarantined share of records (%)") and check["outcome"] == "warn":
+            return check
+    return None
+
+
+def attach_drift(settings: Settings, result: GateResult, drift: dict) -> None:
+    """Add the profile's drift comparison to the batch's gate report (JSON and Markdown).
+
+    ``drift``: ``action``, ``baseline_batches``, ``findings`` (rows of ``meta.drift_findings``)
+    and ``lines`` (one sentence each).
+    """
+    report = json.loads(result.report_json.read_text(encoding="utf-8"))
+    report["drift"] = drift
+    write_reports(settings, report)
 
 
 def _fail_condition(check: dict) -> str:

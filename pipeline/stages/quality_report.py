@@ -164,6 +164,19 @@ def render_markdown(report: dict) -> str:
     settings_used = [f"`{k}` = {v}" for k, v in sorted(variables.items()) if k not in ("BATCH_ID", "NOW")]
     if settings_used:
         lines += ["", "Scan variables (thresholds from luigi.cfg `[pipeline]`): " + ", ".join(settings_used) + "."]
+    drift = report.get("drift")
+    if drift is not None:
+        lines += ["", "## Drift against recent batches", ""]
+        if drift["baseline_batches"] < drift.get("min_batches", 0):
+            lines.append(
+                f"Not compared yet: {drift['baseline_batches']} earlier published batch(es), "
+                f"{drift['min_batches']} needed (setting `drift_min_batches`)."
+            )
+        elif not drift["lines"]:
+            lines.append(f"No drift against the last {drift['baseline_batches']} published batches.")
+        else:
+            lines.append(f"Against the last {drift['baseline_batches']} published batches (action: {drift['action']}):")
+            lines += [""] + [f"- {_md_cell(line)}" for line in drift["lines"]]
     if report["errors"]:
         lines += ["", "## Scan errors", ""] + [f"- {_md_cell(error)}" for error in report["errors"]]
     return "\n".join(lines) + "\n"

@@ -22,13 +22,14 @@ import structlog
 from pipeline.contract import DATASET_COLUMNS, DATASETS, LINEAGE_COLUMNS
 from pipeline.errors import WarehouseLocked, WarehouseUnusable
 from pipeline.settings import Settings
-from pipeline.store import landing, ledger
+from pipeline.store import history, landing, ledger
 from pipeline.store.files import secure_dir
 
 log = structlog.get_logger()
 
 SCHEMA_DDL = [
     *ledger.DDL,
+    *history.DDL,
     "create schema if not exists audit",
     "create schema if not exists raw",
     """create table if not exists meta.quarantine (

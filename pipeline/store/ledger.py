@@ -363,3 +363,19 @@ def batch_ids_at(con: duckdb.DuckDBPyConnection, stage: str) -> list[str]:
     return [
         r[0] for r in con.execute("select batch_id from meta.batches where stage = ? order by seq", [stage]).fetchall()
     ]
+
+
+def recent_published(con: duckdb.DuckDBPyConnection, dataset: str, before_seq: int, limit: int) -> list[str]:
+    """Ids of the last ``limit`` published batches of ``dataset`` that arrived before ``before_seq``, newest first.
+
+    The baseline a batch's profile is compared with (the row-count swing check in soda/ picks its
+    history the same way).
+    """
+    return [
+        r[0]
+        for r in con.execute(
+            "select batch_id from meta.batches where dataset = ? and seq < ? and status <> ? "
+            "and stage in ('published', 'transformed', 'redacted', 'exported') order by seq desc limit ?",
+            [dataset, before_seq, DUPLICATE, limit],
+        ).fetchall()
+    ]

@@ -188,6 +188,7 @@ def test_exported_numbers_match_an_independent_computation(chain):
         "ranking_sample",
         "hourly_distribution",
         "data_quality",
+        "quality_history",
     }
     assert doc["timezone"] == "Australia/Melbourne" and doc["category_rollup"] == "parent"
     assert [b["batch_id"] for b in doc["batches"]] == [o.batch_id for o in chain[2]]
