@@ -162,6 +162,10 @@ class Watcher:
 
     def _finished(self, path: Path, outcome: runner.BatchOutcome, started: float) -> None:
         self._set_aside(path)
+        self._ended(outcome, started)
+
+    def _ended(self, outcome: runner.BatchOutcome, started: float, **extra: object) -> None:
+        """Count the batch and log its ``watch.batch_end`` line (one line per batch, whatever started it)."""
         if outcome.batch_id:
             self.processed.append(outcome.batch_id)
         log.info(
@@ -171,6 +175,7 @@ class Watcher:
             status=outcome.status,
             error=outcome.error,
             duration_s=round(time.perf_counter() - started, 3),
+            **extra,
         )
 
     def resume_unfinished(self) -> None:
@@ -182,17 +187,7 @@ class Watcher:
         """
         started = time.perf_counter()
         for outcome in runner.run(self.settings, [], scheduler_url=self.scheduler_url, own_signals=False):
-            if outcome.batch_id:
-                self.processed.append(outcome.batch_id)
-            log.info(
-                "watch.batch_end",
-                file=outcome.file,
-                batch_id=outcome.batch_id,
-                status=outcome.status,
-                error=outcome.error,
-                duration_s=round(time.perf_counter() - started, 3),
-                resumed=True,
-            )
+            self._ended(outcome, started, resumed=True)
 
     # ------------------------------------------------------------------ service
     def stop(self, *_args) -> None:
