@@ -18,6 +18,12 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+#: ', Suburb STATE 1234' after a PO box (the same tail as a street address's, see patterns.py).
+ADDRESS_TAIL = (
+    r"(?:\.?,? ?\n|\.?,? )(?:[A-Za-z][A-Za-z'-]* ){1,3}(?i:VIC|NSW|QLD|SA|WA|TAS|NT|ACT|victoria|"
+    r"new south wales|queensland|south australia|western australia|tasmania|northern territory|"
+    r"australian capital territory)(?: \d{4})?"
+)
 #: Separators that may sit between an introducing phrase and its value.
 _GAP = r"[\s:#=.,-]*(?:(?:is|was|are|of|the|on|no|num|nbr|number|=|:)\b[\s:#.=-]*){0,3}"
 _MONTHS = (
@@ -42,9 +48,15 @@ class Rule:
     description: str
 
 
-def _led(name: str, placeholder: str, keywords: str, value: str, description: str) -> Rule:
-    regex = rf"(?i)(\b(?:{keywords})\b{_GAP})({value})\b"
+def _led(name: str, placeholder: str, keywords: str, value: str, description: str, gap: str = _GAP) -> Rule:
+    regex = rf"(?i)(\b(?:{keywords})\b{gap})({value})\b"
     return Rule(name, placeholder, regex, description)
+
+
+#: Between a birth-date keyword and its date: the next date on the same line, up to 60
+#: characters on, without another number in between ("the DOB and address on the account?
+#: Got it: 14/07/1985"). A date is only ever personal through such a keyword.
+_DOB_GAP = r"[^0-9\n]{0,60}?"
 
 
 RULES: tuple[Rule, ...] = (
@@ -53,7 +65,9 @@ RULES: tuple[Rule, ...] = (
         "[DOB]",
         r"d\.?o\.?b|date of birth|birth ?date|birthday|born(?: on| in)?|b\.?d\.?",
         _DATE,
-        "A date after DOB / d.o.b / date of birth / birthday / born (on). Other dates are kept.",
+        "The first date after DOB / d.o.b / date of birth / birthday / born (on) on the same line, "
+        "up to 60 characters on with no digit in between. Other dates are kept.",
+        gap=_DOB_GAP,
     ),
     _led(
         "card_expiry",
@@ -96,7 +110,7 @@ RULES: tuple[Rule, ...] = (
     _led(
         "bank_account",
         "[BANK_ACCOUNT]",
-        r"(?:bank )?acc(?:oun)?t|acct|a/c|account number|acc no",
+        r"(?:bank )?acc(?:oun)?t|acct|accnt|acc|a/c|account number|acc no",
         r"\d(?:[ -]?\d){5,9}",
         "6-10 digit account number after account / acct / a/c or after a BSB.",
     ),
@@ -111,8 +125,9 @@ RULES: tuple[Rule, ...] = (
         "passport",
         "[PASSPORT]",
         r"passport",
-        r"[A-Za-z]{1,2} ?\d{6,8}|\d{8,9}",
-        "Passport numbers (1-2 letters + 6-8 digits, or 8-9 digits) after passport.",
+        r"[A-Za-z]{1,2} ?\d{6,8}|[A-Za-z]\d{1,3}[A-Za-z]\d{4,6}|\d{8,9}",
+        "Passport numbers after passport: 1-2 letters + 6-8 digits (PA1234567, LA123456), a letter "
+        "inside the digits (C12X34567), or 8-9 digits.",
     ),
 )
 RULES = (
@@ -121,7 +136,8 @@ RULES = (
     Rule(
         "bank_account",
         "[BANK_ACCOUNT]",
-        r"(\[BANK_ACCOUNT\](?:[ ,;/]+(?:and |& )?(?i:acc(?:oun)?t(?: no\.?| number)?)?[ :#]*))(\d(?:[ -]?\d){5,9})\b",
+        r"(\[BANK_ACCOUNT\](?:[ ,;/]+(?:and |& )?(?i:(?:acc(?:oun)?t|acct|accnt|acc|a/c)(?: no\.?| number)?)?[ :#]*))"
+        r"(\d(?:[ -]?\d){5,9})\b",
         "Account digits after a redacted BSB (with or without 'account').",
     ),
     Rule(
@@ -130,7 +146,20 @@ RULES = (
         r"(^|[^0-9A-Za-z#$./-])(\d{3}-\d{3}[ ,/]+\d{6,10})\b",
         "Unlabelled BSB-account pairs 062-000 12345678.",
     ),
-    Rule("address", "[ADDRESS]", r"(\b)((?i:p\.? ?o\.? box|locked bag|gpo box) \d{1,6})\b", "PO Box 123."),
+    _led(
+        "bank_account",
+        "[BANK_ACCOUNT]",
+        r"bank(?:ing)? details|bank account(?: details)?|account details|pay(?:ment)? to|refund to|deposit(?: it)? (?:in)?to",
+        r"\d{3}[ -]?\d{3}(?:[ ,/]+\d(?:[ -]?\d){5,9})?",
+        "A BSB (and the account after it) after bank details / account details / refund to ...: "
+        "'bank details are 062000 12345678'.",
+    ),
+    Rule(
+        "address",
+        "[ADDRESS]",
+        rf"(\b)((?i:p\.? ?o\.? box|locked bag|gpo box) \d{{1,6}}(?:{ADDRESS_TAIL})?)\b",
+        "PO Box 123, with its ', Suburb STATE 1234' tail.",
+    ),
 )
 RULES = (
     *RULES,
