@@ -38,6 +38,18 @@ _DATE = (
 )
 
 
+def typos(word: str) -> str:
+    """``word`` and its one-slip spellings (a letter dropped, doubled or swapped with the next):
+    chat keywords are typed fast ("pasport", "liceence", "accuont"). An alternation for RE2."""
+    variants = {word}
+    for i in range(len(word)):
+        variants.add(word[:i] + word[i + 1 :])
+        variants.add(word[:i] + word[i] + word[i:])
+        if i + 1 < len(word):
+            variants.add(word[:i] + word[i + 1] + word[i] + word[i + 2 :])
+    return "|".join(sorted((re.escape(v) for v in variants if len(v) >= 4), key=lambda v: (-len(v), v)))
+
+
 @dataclass(frozen=True)
 class Rule:
     """``regex`` with the kept prefix in group 1 and the value in group 2."""
@@ -110,21 +122,23 @@ RULES: tuple[Rule, ...] = (
     _led(
         "bank_account",
         "[BANK_ACCOUNT]",
-        r"(?:bank )?acc(?:oun)?t|acct|accnt|acc|a/c|account number|acc no",
+        rf"(?:bank )?(?:{typos('account')})|acct|accnt|acc|a/c|acc no",
         r"\d(?:[ -]?\d){5,9}",
         "6-10 digit account number after account / acct / a/c or after a BSB.",
     ),
     _led(
         "licence",
         "[LICENCE]",
-        r"(?:driver'?s?|driving) licen[cs]e(?: card)?|licen[cs]e|dl|lic",
-        r"[A-Za-z]{0,2}\d[A-Za-z0-9]{4,11}",
-        "Licence numbers (mostly digits, some with 1-2 letters) after (driver's) licence / DL.",
+        rf"(?:driver'?s?|driving) (?:{typos('licence')}|{typos('license')})(?: card)?|{typos('licence')}|"
+        rf"{typos('license')}|dl|lic",
+        r"\d{3}[ -]\d{3}[ -]\d{3}|[A-Za-z]{0,2}\d[A-Za-z0-9]{4,11}",
+        "Licence numbers (mostly digits, some with 1-2 letters, or grouped 123 456 789) after (driver's) "
+        "licence / DL, the keyword with one typing slip too (liceence).",
     ),
     _led(
         "passport",
         "[PASSPORT]",
-        r"passport",
+        typos("passport"),
         r"[A-Za-z]{1,2} ?\d{6,8}|[A-Za-z]\d{1,3}[A-Za-z]\d{4,6}|\d{8,9}",
         "Passport numbers after passport: 1-2 letters + 6-8 digits (PA1234567, LA123456), a letter "
         "inside the digits (C12X34567), or 8-9 digits.",
@@ -167,7 +181,7 @@ RULES = (
         "phone",
         "[PHONE]",
         r"call(?: me)?|ring(?: me)?|phone|ph|mobile|mob|tel|telephone|landline|home number|work number|"
-        r"text(?: me)?|reach me|contact me",
+        r"text(?: me)?|reach me|contact(?: me| number| no)?",
         r"[2-9]\d{3}[ -]?\d{4}",
         "8-digit local numbers without area code after call / ring / phone / landline ...",
     ),
@@ -179,7 +193,7 @@ RULES = tuple(r for r in RULES if r not in LATE_RULES)
 GUARD_REGEX = (
     r"(?i)\b(?:d\.?o\.?b|birth|born|b\.?d|exp|valid|good thru|cvv|cvc|cid|csc|security code|card code|"
     r"verification code|(?:3|three|4|four)[ -]digit|tfn|tax file|medicare|abn|acn|australian business|"
-    r"australian company|bsb|licen|dl|lic|driver|driving|passport|call|ring|ph|mob|tel|landline|"
+    r"australian company|bsb|li[cs]|dl|driver|driving|drive|pas|call|ring|ph|mob|tel|landline|contact|"
     r"home number|work number|text|reach me|contact me)"
 )
 #: Guard of :data:`LATE_RULES` (account numbers).

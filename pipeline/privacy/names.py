@@ -188,7 +188,13 @@ CUES = (
     r"mr|mrs|ms|miss|dr|mx|prof|--|—|-|"
     r"my (?:wife|husband|partner|son|daughter|mum|mom|mother|dad|father|brother|sister|friend|colleague|manager)|"
     r"named|agent|technician|consultant|ask|tell|cc|"
-    r"in the name of|in the name|under the name|under|name on the (?:card|account|booking|order) (?:is|should be)|name"
+    r"in the name of|in the name|under the name|name on the (?:card|account|booking|order) (?:is|should be)"
+)
+#: Words that continue a multi-word cue ("my name IS", "name ON THE booking"): never protected
+#: as the stop word after a shorter cue, or the longer cue could no longer match.
+CUE_CONTINUATIONS = frozenset(
+    "is name on of you me am holder should be card account booking order morning afternoon evening "
+    "heaps much again lot heap mate".split()
 )
 #: A name token: letters with inner apostrophes or hyphens (O'Brien, Smith-Jones, D’Souza).
 TOKEN = r"[A-Za-z][A-Za-z'’-]*[A-Za-z]"
@@ -202,6 +208,7 @@ springs coast hills heights park beach bay point creek valley island river lakes
 st street rd road ave avenue dr drive lane ln pl place ct court cres crescent pde parade hwy highway tce
 terrace way blvd boulevard square sq mall plaza centre center station airport hospital university uni
 school college shopping store stores plains junction wagga norman jones murphy's hi-fi bank group
+energy guys insurance electrical pharmacy telecom mobile health
 """.split()
 )
 
@@ -325,12 +332,14 @@ def passes() -> tuple[tuple[str, str], ...]:
     cues = rf"{_LEAD}((?:(?i:{GREETINGS}){_LINE_GAP}|(?i:{CUES}){_GAP})+)"
     one_cue = rf"{_LEAD}((?i:{GREETINGS}){_LINE_GAP}|(?i:{CUES}){_GAP})"
     stop = _alternation(sets["stop"])
+    stop_after_cue = _alternation(sets["stop"] - CUE_CONTINUATIONS)
     place = _alternation(sets["place"])
     strict = _alternation(n.capitalize() for n in strict_given_names()[:ANYWHERE_LIMIT])
     return (
+        (rf"({CAP_TOKEN})( (?i:{place})\b)", PROTECT + "\\1\\2"),  # "Alice Springs", "Bourke St"
         # One cue each (not a chain), so every stop word right after a cue is protected:
         # "cheers. Thanks heaps" protects "Thanks" and a chain cannot skip it.
-        (rf"{one_cue}((?i:{stop})(?:'s|’s|s)?\b)", "\\1\\2" + PROTECT + "\\3"),  # "Hi Team"
+        (rf"{one_cue}((?i:{stop_after_cue})(?:'s|’s|s)?\b)", "\\1\\2" + PROTECT + "\\3"),  # "Hi Team"
         # After "Hello, " or "cheers.\n" a capitalised word that runs on into a sentence starts
         # it ("Hello, Can I ...", "cheers.\n\nAccording to ..."); a name is followed by , ! or a line end.
         (
@@ -339,15 +348,14 @@ def passes() -> tuple[tuple[str, str], ...]:
         ),
         (rf"{cues}({CAP_TOKEN})", "\\1\\2[NAME]"),  # "Hi Mai", "Thanks, Grace"
         (rf"{cues}((?:{_alternation(cue_lower_names())}))\b", "\\1\\2[NAME]"),  # "hey its jack here"
-        (rf"({CAP_TOKEN})( (?i:{place})\b)", PROTECT + "\\1\\2"),  # "Alice Springs", "Bourke St"
         (rf"(\b(?:{TOPONYM_PREFIXES})\.? )({CAP_TOKEN})", "\\1" + PROTECT + "\\2"),  # "Mount Isa"
-        (rf"(^|[^A-Za-z'’\[_\x1e-])(?:{strict})\b", "\\1[NAME]"),  # common given names anywhere
+        (rf"(^|[^A-Za-z'’\[_\x1e-])(?:{strict})(?:[-'’][A-Za-z]+)*\b", "\\1[NAME]"),  # given names anywhere
         (rf"(\[NAME\] )((?i:{stop}|{place})\b)", "\\1" + PROTECT + "\\2"),
         (rf"\[NAME\](?: {CAP_TOKEN}){{1,2}}", "[NAME]"),  # surnames after a name
         (rf"\[NAME\] (?:{_alternation(lower_surnames())})\b", "[NAME]"),  # "[NAME] mccarthy"
         (r"\[NAME\](?: \[NAME\])+", "[NAME]"),  # given + family name found separately
-        (rf"(\[NAME\],? \x1e?(?:and|&) )({NAME_TOKEN})\b", "\\1[NAME]"),  # "Hi Mai and Tom"
-        (rf"(^|[\n.!?] *)({CAP_TOKEN})( here\b| from (?:your|the|our)\b)", "\\1[NAME]\\3"),  # "Tom from the ..."
+        (rf"(\[NAME\],? \x1e?(?:and|&|or|not) )({NAME_TOKEN}(?: {NAME_TOKEN})?)\b", "\\1[NAME]"),  # "Mai and Tom"
+        (rf"(^|[\n.!?,] *)({CAP_TOKEN})( here\b| from (?:your|the|our)\b)", "\\1[NAME]\\3"),  # "Tom from the ..."
         # A sign-off name alone on its line, or as the message's last word after a sentence
         # ("...\nCheers\nTom", "... #123. Ming 🙏"); stop words on such a line were protected above.
         (rf"(^|\n|[.!?] )((?i:{stop}|{place}|{CUES}|{GREETINGS}|yo|sup)\b)", "\\1" + PROTECT + "\\2"),
@@ -358,10 +366,10 @@ def passes() -> tuple[tuple[str, str], ...]:
 
 @functools.cache
 def lower_surnames() -> tuple[str, ...]:
-    """Family names (lower case, not English words) taken after a found name: "[NAME] mccarthy"."""
-    _, family = gazetteers()
+    """Names (lower case, not English words) taken after a found name: "[NAME] mccarthy"."""
+    given, family = gazetteers()
     words = common_words()
-    return tuple(sorted(n for n in family if len(n) >= 3 and n not in words and "'" not in n))
+    return tuple(sorted(n for n in given | family if len(n) >= 3 and n not in words and "'" not in n))
 
 
 @functools.cache
@@ -376,7 +384,7 @@ def cue_lower_names() -> tuple[str, ...]:
 
 
 #: Passes that need a cue; rows whose raw text has no cue skip them (:func:`redact_sql`).
-CUE_PASSES = 4
+CUE_PASSES = 5
 
 
 @functools.cache

@@ -172,6 +172,32 @@ ISSUE_13_CASES: list[tuple[str, str]] = [
     # URLs without a scheme carrying a secret; a public one stays
     ("go to my.shop.com.au/s/Ab3dE5gH7jK9mN1pQ?auth=Zx8Cv7Bn6Mq2", "go to [URL]"),
     ("see help.shop.com.au/faq/refunds", "see help.shop.com.au/faq/refunds"),
+    # licences grouped 3-3-3; keywords with one typing slip
+    ("licence: 123 456 789, thanks", "licence: [LICENCE], thanks"),
+    ("my pasport number is PA1234567", "my pasport number is [PASSPORT]"),
+    ("Drivers liceence number S12345 ok", "Drivers liceence number [LICENCE] ok"),
+    ("best contact is 9123 4567 or email", "best contact is [PHONE] or email"),
+    # names: sign-off alone on its line, after a sentence, 'X from the', lower-case surnames,
+    # 'not' lists, hyphenated given names
+    ("order is late.\nCheers\nTom", "order is late.\nCheers\n[NAME]"),
+    ("where is it?\nRegards,\nAroha Ngata 🙏", "where is it?\nRegards,\n[NAME] 🙏"),
+    ("Thanks heaps, Warrick", "Thanks heaps, [NAME]"),
+    ("Thanks for waiting, Liam here from billing", "Thanks for waiting, [NAME] here from billing"),
+    ("Tane from the Bondi store called me", "[NAME] from the Bondi store called me"),
+    # Known limit: after "Hello, " a name running on into lower-case words reads as a sentence start.
+    ("Hello, Tane from the Bondi store", "Hello, Tane from the Bondi store"),
+    ("this is maria papadopoulos", "this is [NAME]"),
+    ("my name is Priya Sharma, not Anjali Patel", "my name is [NAME], not [NAME]"),
+    ("Hi Georgia-Rose, thanks", "Hi [NAME], thanks"),
+    # not names: sentence starts after a greeting, sign-off words, brands, towns
+    ("Hello, Can I change my order?", "Hello, Can I change my order?"),
+    ("Hi,\nOrder 123 is late", "Hi,\nOrder 123 is late"),
+    ("thanks.\nKind regards,\nCustomer Care", "thanks.\nKind regards,\nCustomer Care"),
+    ("all good now.\nCheers", "all good now.\nCheers"),
+    ("you said its Westpacs problem", "you said its Westpacs problem"),
+    ("flying to Mount Isa tomorrow", "flying to Mount Isa tomorrow"),
+    ("bought it at The Good Guys", "bought it at The Good Guys"),
+    ("app updated to 19.12.15.106 today", "app updated to 19.12.15.106 today"),
 ]
 
 
