@@ -8,6 +8,7 @@ the package reads ``os.environ`` for pipeline settings.
 from __future__ import annotations
 
 import configparser
+import grp
 import os
 import re
 import sys
@@ -103,6 +104,12 @@ class Settings:
     pseudonym_key: str | None = None
     pseudonym_key_file: Path = Path.home() / ".config" / "pipeline" / "pseudonym.key"
     pii_identifier_columns: tuple[str, ...] = ()
+    #: Folder of the shareable outputs (share.duckdb, exports/): readable by ``share_group``.
+    #: Default: ``<warehouse>-share/`` beside the warehouse folder (one per warehouse; never
+    #: inside it: the warehouse is 0700).
+    share: Path | None = None
+    #: Group that may read the share folder; default the process's own group.
+    share_group: str | None = None
     scheduler_url: str | None = None
     # --- quality gate thresholds (one place: luigi.cfg [pipeline]; passed to Soda as scan variables)
     #: Fail (withhold) a batch when more than this share of its records is quarantined, in percent.
@@ -142,8 +149,17 @@ class Settings:
         return self.warehouse / "warehouse.duckdb"
 
     @property
+    def share_dir(self) -> Path:
+        """The analysts' folder (0750 + setgid, group ``share_group``), outside the warehouse."""
+        return self.share if self.share is not None else self.warehouse.with_name(self.warehouse.name + "-share")
+
+    @property
+    def share_gid(self) -> int:
+        return grp.getgrnam(self.share_group).gr_gid if self.share_group else os.getegid()
+
+    @property
     def share_db(self) -> Path:
-        return self.warehouse / "share.duckdb"
+        return self.share_dir / "share.duckdb"
 
     @property
     def reports_dir(self) -> Path:
@@ -151,7 +167,7 @@ class Settings:
 
     @property
     def exports_dir(self) -> Path:
-        return self.warehouse / "exports"
+        return self.share_dir / "exports"
 
     @property
     def state_dir(self) -> Path:
@@ -216,6 +232,25 @@ def check_timezone(value: str, source: str = "timezone") -> str:
             "(e.g. Australia/Melbourne, UTC)"
         ) from None
     return value
+
+
+def check_share(settings: Settings, env: dict | None = None) -> None:
+    """The share folder must be outside the owner-only warehouse and its group must exist."""
+    env = os.environ if env is None else env
+    share, warehouse = settings.share_dir.resolve(), settings.warehouse.resolve()
+    if share == warehouse or warehouse in share.parents:
+        raise ConfigError(
+            f"setting share ({_source('share', env)}) is {str(share)!r}, inside the warehouse folder, which only its "
+            "owner can open; choose a folder outside it (default: <warehouse>-share beside it)"
+        )
+    if settings.share_group:
+        try:
+            grp.getgrnam(settings.share_group)
+        except KeyError:
+            raise ConfigError(
+                f"setting share_group ({_source('share_group', env)}) is {settings.share_group!r}, "
+                "which is not a group on this machine"
+            ) from None
 
 
 _MEMORY_RE = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)\s*$", re.IGNORECASE)
@@ -295,7 +330,12 @@ def load_settings(landing: Path | str | None = None, warehouse: Path | str | Non
         alerts=_alert_settings(sections, env),
         dbt_project_dir=project_folder("dbt", pick("dbt_dir")),
         soda_dir=project_folder("soda", pick("soda_dir")),
+        share=Path(env["PIPELINE_SHARE"]).resolve()
+        if env.get("PIPELINE_SHARE")
+        else ((cfg_dir / cfg["share"]).resolve() if cfg.get("share") else None),
+        share_group=pick("share_group") or None,
     )
+    check_share(settings, env)
     if settings.category_rollup not in {"leaf", "parent", "root"}:
         raise ConfigError(
             f"setting category_rollup ({_source('category_rollup', env)}) must be leaf, parent or root, "

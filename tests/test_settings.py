@@ -46,3 +46,21 @@ def test_the_wheel_ships_every_file_of_the_dbt_project_and_the_soda_checks():
         if p.is_file() and not {"target", "logs", ".sqlfluff-library"} & set(p.parts) and p.name != ".sqlfluff"
     }
     assert needed - shipped == set()
+
+
+def test_share_folder_defaults_beside_the_warehouse_and_may_not_sit_inside_it(tmp_path, monkeypatch):
+    monkeypatch.delenv("PIPELINE_SHARE", raising=False)
+    monkeypatch.delenv("PIPELINE_SHARE_GROUP", raising=False)
+    s = settings_module.load_settings(landing=tmp_path / "landing", warehouse=tmp_path / "wh")
+    assert s.share_dir == tmp_path / "wh-share" and s.share_db == tmp_path / "wh-share" / "share.duckdb"
+    assert s.exports_dir == tmp_path / "wh-share" / "exports"
+    monkeypatch.setenv("PIPELINE_SHARE", str(tmp_path / "wh" / "share"))
+    with pytest.raises(ConfigError, match=r"setting share \(PIPELINE_SHARE\) is .* inside the warehouse folder"):
+        settings_module.load_settings(landing=tmp_path / "landing", warehouse=tmp_path / "wh")
+
+
+def test_share_group_must_exist(tmp_path, monkeypatch):
+    monkeypatch.delenv("PIPELINE_SHARE", raising=False)
+    monkeypatch.setenv("PIPELINE_SHARE_GROUP", "no-such-group-xyz")
+    with pytest.raises(ConfigError, match=r"setting share_group \(PIPELINE_SHARE_GROUP\) is 'no-such-group-xyz', "):
+        settings_module.load_settings(landing=tmp_path / "landing", warehouse=tmp_path / "wh")

@@ -18,6 +18,12 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+#: ', Suburb STATE 1234' after a PO box (the same tail as a street address's, see patterns.py).
+ADDRESS_TAIL = (
+    r"(?:\.?,? ?\n|\.?,? )(?:[A-Za-z][A-Za-z'-]* ){1,3}(?i:VIC|NSW|QLD|SA|WA|TAS|NT|ACT|victoria|"
+    r"new south wales|queensland|south australia|western australia|tasmania|northern territory|"
+    r"australian capital territory)(?: \d{4})?"
+)
 #: Separators that may sit between an introducing phrase and its value.
 _GAP = r"[\s:#=.,-]*(?:(?:is|was|are|of|the|on|no|num|nbr|number|=|:)\b[\s:#.=-]*){0,3}"
 _MONTHS = (
@@ -32,6 +38,18 @@ _DATE = (
 )
 
 
+def typos(word: str) -> str:
+    """``word`` and its one-slip spellings (a letter dropped, doubled or swapped with the next):
+    chat keywords are typed fast ("pasport", "liceence", "accuont"). An alternation for RE2."""
+    variants = {word}
+    for i in range(len(word)):
+        variants.add(word[:i] + word[i + 1 :])
+        variants.add(word[:i] + word[i] + word[i:])
+        if i + 1 < len(word):
+            variants.add(word[:i] + word[i + 1] + word[i] + word[i + 2 :])
+    return "|".join(sorted((re.escape(v) for v in variants if len(v) >= 4), key=lambda v: (-len(v), v)))
+
+
 @dataclass(frozen=True)
 class Rule:
     """``regex`` with the kept prefix in group 1 and the value in group 2."""
@@ -42,9 +60,15 @@ class Rule:
     description: str
 
 
-def _led(name: str, placeholder: str, keywords: str, value: str, description: str) -> Rule:
-    regex = rf"(?i)(\b(?:{keywords})\b{_GAP})({value})\b"
+def _led(name: str, placeholder: str, keywords: str, value: str, description: str, gap: str = _GAP) -> Rule:
+    regex = rf"(?i)(\b(?:{keywords})\b{gap})({value})\b"
     return Rule(name, placeholder, regex, description)
+
+
+#: Between a birth-date keyword and its date: the next date on the same line, up to 60
+#: characters on, without another number in between ("the DOB and address on the account?
+#: Got it: 14/07/1985"). A date is only ever personal through such a keyword.
+_DOB_GAP = r"[^0-9\n]{0,60}?"
 
 
 RULES: tuple[Rule, ...] = (
@@ -53,7 +77,9 @@ RULES: tuple[Rule, ...] = (
         "[DOB]",
         r"d\.?o\.?b|date of birth|birth ?date|birthday|born(?: on| in)?|b\.?d\.?",
         _DATE,
-        "A date after DOB / d.o.b / date of birth / birthday / born (on). Other dates are kept.",
+        "The first date after DOB / d.o.b / date of birth / birthday / born (on) on the same line, "
+        "up to 60 characters on with no digit in between. Other dates are kept.",
+        gap=_DOB_GAP,
     ),
     _led(
         "card_expiry",
@@ -96,23 +122,26 @@ RULES: tuple[Rule, ...] = (
     _led(
         "bank_account",
         "[BANK_ACCOUNT]",
-        r"(?:bank )?acc(?:oun)?t|acct|a/c|account number|acc no",
+        rf"(?:bank )?(?:{typos('account')})|acct|accnt|acc|a/c|acc no",
         r"\d(?:[ -]?\d){5,9}",
         "6-10 digit account number after account / acct / a/c or after a BSB.",
     ),
     _led(
         "licence",
         "[LICENCE]",
-        r"(?:driver'?s?|driving) licen[cs]e(?: card)?|licen[cs]e|dl|lic",
-        r"[A-Za-z]{0,2}\d[A-Za-z0-9]{4,11}",
-        "Licence numbers (mostly digits, some with 1-2 letters) after (driver's) licence / DL.",
+        rf"(?:driver'?s?|driving) (?:{typos('licence')}|{typos('license')})(?: card)?|{typos('licence')}|"
+        rf"{typos('license')}|dl|lic",
+        r"\d{3}[ -]\d{3}[ -]\d{3}|[A-Za-z]{0,2}\d[A-Za-z0-9]{4,11}",
+        "Licence numbers (mostly digits, some with 1-2 letters, or grouped 123 456 789) after (driver's) "
+        "licence / DL, the keyword with one typing slip too (liceence).",
     ),
     _led(
         "passport",
         "[PASSPORT]",
-        r"passport",
-        r"[A-Za-z]{1,2} ?\d{6,8}|\d{8,9}",
-        "Passport numbers (1-2 letters + 6-8 digits, or 8-9 digits) after passport.",
+        typos("passport"),
+        r"[A-Za-z]{1,2} ?\d{6,8}|[A-Za-z]\d{1,3}[A-Za-z]\d{4,6}|\d{8,9}",
+        "Passport numbers after passport: 1-2 letters + 6-8 digits (PA1234567, LA123456), a letter "
+        "inside the digits (C12X34567), or 8-9 digits.",
     ),
 )
 RULES = (
@@ -121,7 +150,8 @@ RULES = (
     Rule(
         "bank_account",
         "[BANK_ACCOUNT]",
-        r"(\[BANK_ACCOUNT\](?:[ ,;/]+(?:and |& )?(?i:acc(?:oun)?t(?: no\.?| number)?)?[ :#]*))(\d(?:[ -]?\d){5,9})\b",
+        r"(\[BANK_ACCOUNT\](?:[ ,;/]+(?:and |& )?(?i:(?:acc(?:oun)?t|acct|accnt|acc|a/c)(?: no\.?| number)?)?[ :#]*))"
+        r"(\d(?:[ -]?\d){5,9})\b",
         "Account digits after a redacted BSB (with or without 'account').",
     ),
     Rule(
@@ -130,7 +160,20 @@ RULES = (
         r"(^|[^0-9A-Za-z#$./-])(\d{3}-\d{3}[ ,/]+\d{6,10})\b",
         "Unlabelled BSB-account pairs 062-000 12345678.",
     ),
-    Rule("address", "[ADDRESS]", r"(\b)((?i:p\.? ?o\.? box|locked bag|gpo box) \d{1,6})\b", "PO Box 123."),
+    _led(
+        "bank_account",
+        "[BANK_ACCOUNT]",
+        r"bank(?:ing)? details|bank account(?: details)?|account details|pay(?:ment)? to|refund to|deposit(?: it)? (?:in)?to",
+        r"\d{3}[ -]?\d{3}(?:[ ,/]+\d(?:[ -]?\d){5,9})?",
+        "A BSB (and the account after it) after bank details / account details / refund to ...: "
+        "'bank details are 062000 12345678'.",
+    ),
+    Rule(
+        "address",
+        "[ADDRESS]",
+        rf"(\b)((?i:p\.? ?o\.? box|locked bag|gpo box) \d{{1,6}}(?:{ADDRESS_TAIL})?)\b",
+        "PO Box 123, with its ', Suburb STATE 1234' tail.",
+    ),
 )
 RULES = (
     *RULES,
@@ -138,7 +181,7 @@ RULES = (
         "phone",
         "[PHONE]",
         r"call(?: me)?|ring(?: me)?|phone|ph|mobile|mob|tel|telephone|landline|home number|work number|"
-        r"text(?: me)?|reach me|contact me",
+        r"text(?: me)?|reach me|contact(?: me| number| no)?",
         r"[2-9]\d{3}[ -]?\d{4}",
         "8-digit local numbers without area code after call / ring / phone / landline ...",
     ),
@@ -150,7 +193,7 @@ RULES = tuple(r for r in RULES if r not in LATE_RULES)
 GUARD_REGEX = (
     r"(?i)\b(?:d\.?o\.?b|birth|born|b\.?d|exp|valid|good thru|cvv|cvc|cid|csc|security code|card code|"
     r"verification code|(?:3|three|4|four)[ -]digit|tfn|tax file|medicare|abn|acn|australian business|"
-    r"australian company|bsb|licen|dl|lic|driver|driving|passport|call|ring|ph|mob|tel|landline|"
+    r"australian company|bsb|li[cs]|dl|driver|driving|drive|pas|call|ring|ph|mob|tel|landline|contact|"
     r"home number|work number|text|reach me|contact me)"
 )
 #: Guard of :data:`LATE_RULES` (account numbers).

@@ -145,10 +145,10 @@ _EXTRA = (
 STOP_WORDS = frozenset(
     """
 i im i'm me my we you your yours our us he she they them it its it's this that these those there here
-a an the and or but so to for of in on at by with from as is am are was were be been being do does did
+a an the and or but so of in on at from as is am are was were be been being do does did
 not no yes yeah yep nope ok okay all everyone everybody guys folks team mate mates again heaps lots very
 much just still also really actually only even please thanks thank cheers regards hello hi hey dear sorry
-good great bad happy glad morning afternoon evening night day today tomorrow yesterday tonight week
+good great bad happy glad kind warm best many morning afternoon evening night day today tomorrow yesterday tonight week
 having trying looking calling writing wondering hoping waiting getting going coming chasing following
 back home about after before because if when where why what who how which while again soon now then
 support service customer customers staff sir madam there's yours sincerely
@@ -160,7 +160,7 @@ level lot po box suite shop nsw vic qld wa sa tas nt act australia australian au
 telstra optus vodafone tpg iinet aussie belong dodo amaysim boost bunnings woolworths woolies coles aldi
 kmart target myer jb hi-fi officeworks qantas virgin jetstar auspost
 startrack medibank bupa ahm nib hcf commbank commonwealth nab anz westpac bendigo suncorp amazon ebay
-uber netflix foxtel kayo binge apple iphone samsung galaxy google pixel microsoft windows dell hp
+uber netflix foxtel kayo binge stan catch ing kogan apple iphone samsung galaxy google pixel microsoft windows dell hp
 lenovo sony lg xbox playstation spotify paypal afterpay zip menulog doordash deliveroo ikea bcf
 supercheap chemist warehouse priceline bws liquorland 7-eleven ampol bp shell caltex
 agl energyaustralia alinta synergy sydney melbourne brisbane perth adelaide hobart darwin
@@ -172,9 +172,12 @@ glenelg richmond fitzroy carlton kilda toorak cbd north south east west new
 """.split()
 )
 
-#: Cue words/phrases before a name (case-insensitive).
+#: Greetings: the name follows on the same line ("Hi Mai,"); after "Hi,\n" the next line's
+#: first word starts a sentence ("Hi,\nOrder 123 ...").
+GREETINGS = r"hi+|hey+|hiya|hello|helo|heya|dear|g'?day|good (?:morning|afternoon|evening)|morning|afternoon|evening"
+#: Other cue words/phrases before a name (case-insensitive); sign-offs may sit a line above it.
 CUES = (
-    r"hi+|hey+|hiya|hello|helo|heya|dear|g'?day|good (?:morning|afternoon|evening)|morning|"
+    r"thanks (?:heaps|so much|again|a lot|a heap|mate)|cheers (?:heaps|mate)|ta heaps|"
     r"thanks|thank you|thanx|thx|ty|cheers|ta|regards|kind regards|best regards|warm regards|"
     r"many thanks|best wishes|sincerely|yours truly|yours sincerely|love|best|"
     r"my name is|my name's|my names|name is|name's|names|name:|the name is|"
@@ -184,7 +187,14 @@ CUES = (
     r"ask for|asked for|attn|attention|c/o|signed|account holder|card ?holder|"
     r"mr|mrs|ms|miss|dr|mx|prof|--|—|-|"
     r"my (?:wife|husband|partner|son|daughter|mum|mom|mother|dad|father|brother|sister|friend|colleague|manager)|"
-    r"named|agent|technician|consultant|ask|tell|cc"
+    r"named|agent|technician|consultant|ask|tell|cc|"
+    r"in the name of|in the name|under the name|name on the (?:card|account|booking|order) (?:is|should be)"
+)
+#: Words that continue a multi-word cue ("my name IS", "name ON THE booking"): never protected
+#: as the stop word after a shorter cue, or the longer cue could no longer match.
+CUE_CONTINUATIONS = frozenset(
+    "is name on of you me am holder should be card account booking order morning afternoon evening "
+    "heaps much again lot heap mate".split()
 )
 #: A name token: letters with inner apostrophes or hyphens (O'Brien, Smith-Jones, D’Souza).
 TOKEN = r"[A-Za-z][A-Za-z'’-]*[A-Za-z]"
@@ -198,6 +208,7 @@ springs coast hills heights park beach bay point creek valley island river lakes
 st street rd road ave avenue dr drive lane ln pl place ct court cres crescent pde parade hwy highway tce
 terrace way blvd boulevard square sq mall plaza centre center station airport hospital university uni
 school college shopping store stores plains junction wagga norman jones murphy's hi-fi bank group
+energy guys insurance electrical pharmacy telecom mobile health
 """.split()
 )
 
@@ -300,6 +311,11 @@ def word_sets() -> dict[str, frozenset[str]]:
 PROTECT = "\x1e"
 MARK = SEP
 _GAP = r"[ \t,:;!.\n]{1,4}"
+_LINE_GAP = r"[ \t,:;!.]{1,4}"
+#: Capitalised token with a lower-case second letter: not an acronym (DOB, ABN, ID).
+NAME_TOKEN = r"[A-Z][a-z'’][A-Za-z'’-]*"
+#: Words before a capitalised word that make it a place: "Mount Isa", "Port Hedland", "Lake Macquarie".
+TOPONYM_PREFIXES = r"Mount|Mt|Port|Cape|Lake|Fort|Glen|Point"
 
 
 @functools.cache
@@ -313,23 +329,47 @@ def passes() -> tuple[tuple[str, str], ...]:
     only walks the name trie where a name can start.
     """
     sets = word_sets()
-    cues = rf"{_LEAD}((?:(?i:{CUES}){_GAP})+)"
+    cues = rf"{_LEAD}((?:(?i:{GREETINGS}){_LINE_GAP}|(?i:{CUES}){_GAP})+)"
+    one_cue = rf"{_LEAD}((?i:{GREETINGS}){_LINE_GAP}|(?i:{CUES}){_GAP})"
     stop = _alternation(sets["stop"])
+    stop_after_cue = _alternation(sets["stop"] - CUE_CONTINUATIONS)
     place = _alternation(sets["place"])
     strict = _alternation(n.capitalize() for n in strict_given_names()[:ANYWHERE_LIMIT])
     return (
-        (rf"{cues}((?i:{stop})\b)", "\\1\\2" + PROTECT + "\\3"),  # "Hi Team", "this is Telstra"
+        (rf"({CAP_TOKEN})( (?i:{place})\b)", PROTECT + "\\1\\2"),  # "Alice Springs", "Bourke St"
+        # One cue each (not a chain), so every stop word right after a cue is protected:
+        # "cheers. Thanks heaps" protects "Thanks" and a chain cannot skip it.
+        (rf"{one_cue}((?i:{stop_after_cue})(?:'s|’s|s)?\b)", "\\1\\2" + PROTECT + "\\3"),  # "Hi Team"
+        # After "Hello, " or "cheers.\n" a capitalised word that runs on into a sentence starts
+        # it ("Hello, Can I ...", "cheers.\n\nAccording to ..."); a name is followed by , ! or a line end.
+        (
+            rf"{_LEAD}((?i:{GREETINGS}|{CUES})[,!.:;]+[ \t\n]+)({CAP_TOKEN} (?:[a-z]|I\b))",
+            "\\1\\2" + PROTECT + "\\3",
+        ),
         (rf"{cues}({CAP_TOKEN})", "\\1\\2[NAME]"),  # "Hi Mai", "Thanks, Grace"
         (rf"{cues}((?:{_alternation(cue_lower_names())}))\b", "\\1\\2[NAME]"),  # "hey its jack here"
-        (rf"({CAP_TOKEN})( (?i:{place})\b)", PROTECT + "\\1\\2"),  # "Alice Springs", "Bourke St"
-        (rf"(^|[^A-Za-z'’\[_\x1e-])(?:{strict})\b", "\\1[NAME]"),  # common given names anywhere
+        (rf"(\b(?:{TOPONYM_PREFIXES})\.? )({CAP_TOKEN})", "\\1" + PROTECT + "\\2"),  # "Mount Isa"
+        (rf"(^|[^A-Za-z'’\[_\x1e-])(?:{strict})(?:[-'’][A-Za-z]+)*\b", "\\1[NAME]"),  # given names anywhere
         (rf"(\[NAME\] )((?i:{stop}|{place})\b)", "\\1" + PROTECT + "\\2"),
         (rf"\[NAME\](?: {CAP_TOKEN}){{1,2}}", "[NAME]"),  # surnames after a name
+        (rf"\[NAME\] (?:{_alternation(lower_surnames())})\b", "[NAME]"),  # "[NAME] mccarthy"
         (r"\[NAME\](?: \[NAME\])+", "[NAME]"),  # given + family name found separately
-        (rf"(\[NAME\],? \x1e?(?:and|&) )({CAP_TOKEN})\b", "\\1[NAME]"),  # "Hi Mai and Tom"
-        (rf"(^|[\n.!?] *)({CAP_TOKEN})( here\b)", "\\1[NAME]\\3"),  # "Sarah here, ..."
+        (rf"(\[NAME\],? \x1e?(?:and|&|or|not) )({NAME_TOKEN}(?: {NAME_TOKEN})?)\b", "\\1[NAME]"),  # "Mai and Tom"
+        (rf"(^|[\n.!?,] *)({CAP_TOKEN})( here\b| from (?:your|the|our)\b)", "\\1[NAME]\\3"),  # "Tom from the ..."
+        # A sign-off name alone on its line, or as the message's last word after a sentence
+        # ("...\nCheers\nTom", "... #123. Ming 🙏"); stop words on such a line were protected above.
+        (rf"(^|\n|[.!?] )((?i:{stop}|{place}|{CUES}|{GREETINGS}|yo|sup)\b)", "\\1" + PROTECT + "\\2"),
+        (rf"(^|\n|[.!?] )({NAME_TOKEN}(?: {NAME_TOKEN})?)([ \t]*[^\x00-\x7f]*[ \t]*(?:\n|$))", "\\1[NAME]\\3"),
         (PROTECT, ""),
     )
+
+
+@functools.cache
+def lower_surnames() -> tuple[str, ...]:
+    """Names (lower case, not English words) taken after a found name: "[NAME] mccarthy"."""
+    given, family = gazetteers()
+    words = common_words()
+    return tuple(sorted(n for n in given | family if len(n) >= 3 and n not in words and "'" not in n))
 
 
 @functools.cache
@@ -344,7 +384,7 @@ def cue_lower_names() -> tuple[str, ...]:
 
 
 #: Passes that need a cue; rows whose raw text has no cue skip them (:func:`redact_sql`).
-CUE_PASSES = 3
+CUE_PASSES = 5
 
 
 @functools.cache

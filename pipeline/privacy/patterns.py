@@ -128,7 +128,7 @@ def ipv4_ok(candidate: str) -> bool:
 
 
 def _digits(candidate: str) -> str:
-    return candidate.replace(" ", "").replace("-", "")
+    return candidate.replace(" ", "").replace("-", "").replace(".", "")
 
 
 # --------------------------------------------------------------------------- patterns
@@ -167,6 +167,10 @@ PHONE = PiiPattern(
             rf"0[2-478](?:{_SEP}\d){{8}}",
             # 1300 / 1800 xxx xxx
             rf"1[38]00(?:{_SEP}\d){{6}}",
+            # international from Australia: 0011 <country> <number>
+            rf"0011{_SEP}[1-9]\d{{0,2}}(?:{_SEP}\d){{6,12}}",
+            # North American (415) 555-0132
+            r"\([2-9]\d{2}\) ?\d{3}[ .-]\d{4}",
         ]
     ),
     description=(
@@ -175,7 +179,8 @@ PHONE = PiiPattern(
         "0X-XXXX-XXXX, +61 X XXXX XXXX (+61 (0)X ... too), 1300/1800 xxx xxx; and "
         "international E.164 '+<country> ...' with 7-15 digits and an optional '(area)'. "
         "Separators are single space/dot/dash between any digits (mixed separators are "
-        "accepted: no back-references in RE2). NOT matched: 8-digit local numbers without "
+        "accepted: no back-references in RE2); '0011 <country> ...' and North American '(415) 555-0132'. "
+        "NOT matched: 8-digit local numbers without "
         "area code (9876 5432), 13 xx xx numbers, numbers glued to letters (abc0412345678) "
         "or preceded by # $ . , + - / (order numbers, prices, ids), dates, times."
     ),
@@ -184,14 +189,11 @@ PHONE = PiiPattern(
 CARD = PiiPattern(
     name="card",
     placeholder="[CARD]",
-    body="|".join(
-        [
-            r"[1-9]\d{3}(?:[ -]?\d{4}){3}(?:[ -]?\d{3})?",  # 4-4-4-4 (16), 4-4-4-4-3 (19)
-            r"[1-9]\d{3}[ -]?\d{6}[ -]?\d{4,5}",  # 4-6-5 Amex (15), 4-6-4 Diners (14)
-            r"[1-9]\d{12,18}",  # compact 13-19 digits
-            r"[1-9](?:(?:[ -]|  )?\d){12,18}",  # any other grouping (double spaces too); Luhn decides
-        ]
-    ),
+    # One alternative for every grouping with spaces or dashes (4-4-4-4, 4-6-5, 4-4-4-4-2,
+    # compact, double spaces): RE2 takes the first alternative that matches, so a narrower
+    # 4-4-4-4 branch listed first cut 19-digit cards to 16 digits that then failed Luhn. Dots only
+    # in 4-digit groups (4111.1111.1111.1111): a free dot would join a number to the next IP.
+    body=r"[1-9]\d{3}(?:\.\d{4}){3}(?:\.\d{1,3})?|[1-9](?:(?:[ -]|  )?\d){12,18}",
     checked=True,
     validate=lambda c: 13 <= len(_digits(c)) <= 19 and luhn_ok(_digits(c)),
     description=(
@@ -286,8 +288,19 @@ _STREET_TYPES = (
     "Strand",
     "Track",
     "Trail",
+    "Cl",
+    "Gr",
+    "Cir",
+    "Gdns",
+    "Bvd",
+    "Wy",
+    "Ridge",
 )
 _STATES = "VIC|NSW|QLD|SA|WA|TAS|NT|ACT"
+#: ', Suburb STATE 1234' after a street line: comma, space or a line break, 1-3 suburb words in
+#: any case, the state abbreviated or in full (any case), an optional postcode.
+ADDRESS_TAIL = identifiers.ADDRESS_TAIL
+_TYPES = "|".join(_STREET_TYPES)
 STREET_ADDRESS = PiiPattern(
     name="street_address",
     placeholder="[ADDRESS]",
@@ -295,14 +308,18 @@ STREET_ADDRESS = PiiPattern(
         r"(?:\d{1,4}[A-Za-z]?/)?\d{1,5}[A-Za-z]?(?:-\d{1,5})? "
         r"(?:[A-Z][A-Za-z'-]*\.? ){1,3}"
         "(?:" + "|".join(f"[{w[0]}{w[0].lower()}]{w[1:]}" for w in _STREET_TYPES) + ")"
-        rf"(?:\.?,? (?:[A-Z][A-Za-z]+ ){{1,2}}(?:{_STATES})(?: \d{{4}})?)?"
+        rf"(?:{ADDRESS_TAIL})?"
+        # Lower-case street names only with the suburb/state tail: "3 hours on the road" is not one.
+        rf"|(?:\d{{1,4}}[A-Za-z]?/)?\d{{1,5}}[A-Za-z]?(?:-\d{{1,5}})? (?:[A-Za-z][A-Za-z'-]*\.? ){{1,3}}"
+        rf"(?i:{_TYPES}){ADDRESS_TAIL}"
     ),
     description=(
         "Street addresses of the shape <number> <1-3 Capitalised words> <street type>: "
         "12 Smith Street, 3/45 King St, 12A-14 Long Rd, 7 St Kilda Rd; the street type "
-        "may be lower-case (12 Smith st). An optional ', Suburb STATE 1234' tail is "
-        "included. NOT matched (limits): all-lower-case or ALL-CAPS names (12 smith "
-        "street), types outside the list (Close, Rise, Walk, Row: too common as words), "
+        "may be lower-case (12 Smith st). An optional ', Suburb STATE 1234' tail (comma, space or "
+        "line break; state abbreviated or in full) is included; an all-lower-case address is "
+        "matched only with that tail (12 smith street, richmond vic 3121). NOT matched (limits): "
+        "lower-case addresses without a state, types outside the list (Row: too common as a word), "
         "'Unit 3, 45 ...'/'Level 2, ...' prefixes (kept), PO boxes, suburb/postcode alone."
     ),
 )
@@ -321,14 +338,14 @@ URL_SECRET = PiiPattern(
     name="url_secret",
     placeholder="[URL]",
     body=(
-        r"(?i)\b(?:https?://|www\.)[^\s<>\"']*?(?:[?&;#](?:[a-z_]*(?:token|key|sig|signature|session|sess|sid|auth|"
+        r"(?i)\b(?:https?://|www\.|(?:[a-z0-9-]+\.)+[a-z]{2,}/)[^\s<>\"']*?(?:[?&;#](?:[a-z_]*(?:token|key|sig|signature|session|sess|sid|auth|"
         r"code|otp|pass|pwd|secret|jwt|hash|email|user|login|reset|verify|nonce|state|ticket)[a-z_]*)=|@|%40"
         r"|/[A-Za-z0-9_-]*\d[A-Za-z0-9_-]*[A-Za-z][A-Za-z0-9_-]{14,}|/[A-Za-z0-9_-]*[A-Za-z][A-Za-z0-9_-]*\d"
         r"[A-Za-z0-9_-]{14,})[^\s<>\"']*[^\s<>\"'.,;:!?)\]]"
     ),
     raw=True,
     description=(
-        "Whole URLs that carry a secret: a query key naming a token/key/signature/session/code/"
+        "Whole URLs (with or without https:// / www.: 'my.shop.com.au/s/<token>') that carry a secret: a query key naming a token/key/signature/session/code/"
         "password/e-mail, an '@' or '%40', or a path segment of 16+ mixed letters and digits. "
         "NOT matched: public help URLs without such parts (kept as written)."
     ),
@@ -370,6 +387,7 @@ IPV6 = PiiPattern(
 ABN = PiiPattern(
     name="abn",
     placeholder="[ABN]",
+    # Dotted ABNs (51.824.753.556) are IPv4-shaped: the IPv4 candidate's check falls back to ABN.
     body=r"\d{2}[ -]?\d{3}[ -]?\d{3}[ -]?\d{3}",
     checked=True,
     validate=lambda c: stdnum_abn.is_valid(_digits(c)),
@@ -426,7 +444,10 @@ for _p in (*PATTERNS, *identifiers.RULES):
 
 #: Words that make the number after them a decoy (kept even when a check digit passes):
 #: "version 7.16.11.243" is not an IP, "order 123 456 782" is not a TFN.
-VERSION_PREFIX = r"(?i:(?:version|ver|v|build|app v|firmware|release|ios|android)\.?[ :]*(?:is |no\.? )?)"
+VERSION_PREFIX = (
+    r"(?i:(?:version|ver|v|build|app v|firmware|release|ios|android|updated? to|upgraded? to|running)\.?[ :]*"
+    r"(?:is |no\.? )?)"
+)
 DECOY_PREFIX = (
     r"(?i:(?:order|invoice|inv|ticket|tracking|consignment|booking|reference|ref|case|receipt|"
     r"transaction|txn|confirmation|conf|store|shop|item|sku|product|part|serial|sn|model|po|job|"
@@ -441,13 +462,15 @@ CHECKED_REGEX = (
     f"{IP_LEAD}({VERSION_PREFIX}?)({IPV4.body})\\b"
     f"|{LEAD}({DECOY_PREFIX}?)({CARD.body}|{ABN.body}|{MEDICARE.body}|{TFN.body})\\b"
 )
+#: A card candidate without its last group ("4111 1111 1111 1111 123" -> the first 16 digits).
+CARD_HEAD_REGEX = r"^(.*\d)(?:[ .-]|  )\d+$"
 #: Splits a marked candidate into its (decoy) prefix and the number.
 PREFIX_SEP = "\x1e"
 #: Guard of the mark-and-classify pass, tested on the raw text. '@' is included because
 #: replacing an e-mail can create a leading boundary: jo@ex.com123456782 -> [EMAIL]123456782.
 CHECKED_GUARD_REGEX = f"@|{CHECKED_REGEX}"
 #: Rows that can hold a URL.
-URL_GUARD_REGEX = r"(?i:https?://|www\.)"
+URL_GUARD_REGEX = r"(?i:https?://|www\.|\.[a-z]{2,}/)"
 #: Rows that can hold an identifier: digits, '@', '::' (IPv6), obfuscated 'at'. Names are checked on all rows.
 PREFILTER_REGEX = r"[0-9@:]|(?i:[\[({ ]at[\])} ])"
 
@@ -502,17 +525,23 @@ MACROS: tuple[str, ...] = (
     # Check digits are SQL (not python-stdnum in a UDF): a Python UDF call per candidate
     # would cost more than the whole regex chain; tests cross-check these against stdnum.
     """create or replace temp macro pii_classify(c, d, r) as
-        case when contains(c, '.') then (case when pii_ipv4_ok(c) then '[IP]' else c end)
-             when pii_tfn_ok(d) then '[TFN]'
-             when pii_acn_ok(d) then '[ACN]'
-             when pii_abn_ok(d) then '[ABN]'
-             when pii_medicare_ok(d) then '[MEDICARE]'
-             when length(d) between 13 and 19 and pii_luhn_rev_ok(r) then '[CARD]'
-             -- 4-4-4-4-3 that fails as 19 digits: a 16-digit card + a separate 3-digit
-             -- number (e.g. a CVV) -> redact the card, keep ' 123'.
-             when substr(c, length(c) - 3, 1) in (' ', '-')
-                  and pii_luhn_ok(replace(replace(left(c, length(c) - 4), ' ', ''), '-', ''))
-             then '[CARD]' || right(c, 4)
+        case when contains(c, '.') and pii_ipv4_ok(c) then '[IP]'
+             -- Dotted and not an IP: an ABN or card written with dots (51.824.753.556).
+             -- Branch on the digit count first: CASE evaluates a branch only for the candidates
+             -- that reach it, so each check runs on its own lengths (same order as before:
+             -- TFN, ACN, ABN, Medicare, card).
+             when length(d) = 9 then
+                 (case when pii_tfn_ok(d) then '[TFN]' when pii_acn_ok(d) then '[ACN]' else c end)
+             when length(d) = 10 then (case when pii_medicare_ok(d) then '[MEDICARE]' else c end)
+             when length(d) = 11 then
+                 (case when pii_abn_ok(d) then '[ABN]' when pii_medicare_ok(d) then '[MEDICARE]' else c end)
+             when length(d) between 13 and 19 then
+                 (case when pii_luhn_rev_ok(r) then '[CARD]'
+                       -- Fails as a whole: a card + a separate number after it (a CVV, a
+                       -- quantity) -> redact the card, keep the last group (' 123').
+                       when pii_luhn_ok(regexp_replace(regexp_extract(c, '^(.*\\d)(?:[ .-]|  )\\d+$', 1), '[ .-]', '', 'g'))
+                       then '[CARD]' || substr(c, length(regexp_extract(c, '^(.*\\d)(?:[ .-]|  )\\d+$', 1)) + 1)
+                       else c end)
              else c end""",
 )
 
@@ -554,13 +583,18 @@ def _checked_sql(expr: str) -> str:
     marked = f"regexp_replace({clean}, {sql_literal(CHECKED_REGEX)}, {sql_literal(rewrite)}, 'g')"
     pieces = f"string_split({marked}, {sql_literal(SEP)})"
     ps = sql_literal(PREFIX_SEP)
-    # Bind each candidate's number and digits once (struct), then classify the even positions.
-    bound = (
+    # Each candidate's prefix, number and digits as one struct (one flat lambda per step: nested
+    # lambdas cost 40% more), then its reversed digits for Luhn, then the classification.
+    number = f"split_part(x, {ps}, 2)"
+    fields = (
         f"list_transform({pieces}, (x, i) -> case when i % 2 = 0 then "
-        f"list_transform([split_part(x, {ps}, 2)], n -> list_transform([replace(replace(replace(n, ' ', ''), "
-        "'-', ''), '/', '')], d -> {'p': split_part(x, " + ps + ", 1), 'c': n, 'd': d, "
-        "'r': reverse(d) || '0000000000000000000'})[1])[1] "
-        "else {'p': '', 'c': x, 'd': '', 'r': ''} end)"
+        f"{{'p': split_part(x, {ps}, 1), 'c': {number}, "
+        f"'d': regexp_replace({number}, '[ ./-]', '', 'g')}} "
+        "else {'p': '', 'c': x, 'd': ''} end)"
+    )
+    bound = (
+        f"list_transform({fields}, s -> {{'p': s.p, 'c': s.c, 'd': s.d, "
+        "'r': case when length(s.d) >= 13 then reverse(s.d) || '0000000000000000000' else '' end})"
     )
     # A decoy prefix keeps IPs/versions and short numbers, not 13-19 digit Luhn-valid cards.
     classified = (
@@ -638,21 +672,22 @@ _CHECKED_GUARD_RE = re.compile(CHECKED_GUARD_REGEX, _FLAGS)
 _URL_GUARD_RE = re.compile(URL_GUARD_REGEX, _FLAGS)
 _CARD_TAIL_RE = re.compile(identifiers.CARD_TAIL_REGEX, _FLAGS)
 _PREFILTER_RE = re.compile(PREFILTER_REGEX, _FLAGS)
+_CARD_HEAD_RE = re.compile(CARD_HEAD_REGEX, _FLAGS)
 
 
 def classify_candidate(candidate: str) -> tuple[PiiPattern, str] | None:
     """Python twin of the ``pii_classify`` macro: ``(pattern, redacted part)`` or None."""
-    if "." in candidate:
-        return (IPV4, candidate) if ipv4_ok(candidate) else None
+    if "." in candidate and ipv4_ok(candidate):
+        return IPV4, candidate
     digits = _digits(candidate).replace("/", "")
     for pattern, ok in ((TFN, tfn_ok), (ACN, stdnum_acn.is_valid), (ABN, stdnum_abn.is_valid), (MEDICARE, medicare_ok)):
         if len(digits) in (9, 10, 11) and ok(digits):
             return pattern, candidate
     if 13 <= len(digits) <= 19 and luhn_ok(digits):
         return CARD, candidate
-    head = _digits(candidate[:-4])
-    if candidate[-4:-3] in (" ", "-") and 13 <= len(head) <= 19 and luhn_ok(head):
-        return CARD, candidate[:-4]
+    head = _CARD_HEAD_RE.match(candidate)
+    if head and 13 <= len(_digits(head.group(1))) <= 19 and luhn_ok(_digits(head.group(1))):
+        return CARD, head.group(1)
     return None
 
 

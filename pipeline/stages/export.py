@@ -30,7 +30,7 @@ from pipeline.errors import PipelineError
 from pipeline.logs import stage
 from pipeline.settings import Settings
 from pipeline.store import db, history
-from pipeline.store.files import secure_dir
+from pipeline.store.files import share_file, shared_dir
 
 log = structlog.get_logger()
 
@@ -431,7 +431,9 @@ def export_analysis(settings: Settings) -> dict[str, Any]:
         doc = collect(settings)
         doc["hourly_distribution"].sort(key=_day_sort)
         days = doc.pop("_resolved_days")
-        versions = secure_dir(settings.warehouse / ".exports")
+        gid = settings.share_gid
+        shared_dir(settings.share_dir, gid)
+        versions = shared_dir(settings.share_dir / ".exports", gid)
         stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
         target = versions / stamp
         work = versions / f".{stamp}.tmp"
@@ -446,6 +448,10 @@ def export_analysis(settings: Settings) -> dict[str, Any]:
         draw_heatmap(doc["hourly_distribution"], work / "hourly_heatmap.png", settings.timezone)
         draw_resolved_per_day(days, work / "resolved_per_day.png", settings.timezone)
         draw_quality_history(doc["quality_history"], work / "quality_history.png")
+        for path in work.iterdir():  # the analysts' group reads the set, nobody changes it
+            share_file(path, gid, 0o440)
+        os.chown(work, -1, gid)
+        os.chmod(work, 0o2750)
         os.replace(work, target)
         _swap_link(settings.exports_dir, target)
         _prune(versions, keep=target)

@@ -1,8 +1,9 @@
-"""Redaction stage: the shareable layer ``warehouse/share.duckdb``, built only from redacted data.
+"""Redaction stage: the shareable layer ``<warehouse>-share/share.duckdb``, built only from redacted data.
 
-Access control is by file: the restricted warehouse (``warehouse.duckdb``, owner-only 0600,
-raw messages for the compliance group) and the share file (no free text in clear, no
-person identifiers in clear) that analysts and dashboards may open. What is PII comes from
+Access control is by file and folder: the restricted warehouse (``warehouse.duckdb``, owner-only
+0600 in a 0700 folder, raw messages for the compliance group) and the share folder (setting
+``share``, outside the warehouse, 2750 with group ``share_group``) whose file (0440; no free text
+in clear, no person identifiers in clear) analysts and dashboards may open. What is PII comes from
 one list, the ``meta: {pii: …}`` markers in the dbt model yml (:mod:`pipeline.privacy.catalog`):
 
 * ``pii: true`` / ``free_text`` — free text: typed placeholders via
@@ -32,6 +33,7 @@ from pipeline.privacy.catalog import classify_columns
 from pipeline.privacy.pseudonyms import pseudonym_key, pseudonymise
 from pipeline.settings import Settings
 from pipeline.store import db, ledger
+from pipeline.store.files import share_file, shared_dir
 
 log = structlog.get_logger()
 
@@ -137,14 +139,15 @@ def _changed_chats(con, id_expr: str) -> int:
     return con.execute("select count(*) from changed_chats").fetchone()[0]
 
 
-def _publish_share(built: Path, share_db: Path) -> None:
+def _publish_share(built: Path, share_db: Path, gid: int) -> None:
     """Swap a freshly built share file into place so no reader session can change what it shows.
 
-    Read-only for everyone (0444): analysts open it with ``read_only=True``; a read-write
+    Read-only for the owner and the analysts' group (0440, group ``share_group``; the folder
+    is 2750 outside the warehouse): analysts open it with ``read_only=True``; a read-write
     session would leave a WAL that DuckDB replays onto the *next* published file. Stale side
     files (``.wal``) are removed before and after the rename for the same reason.
     """
-    os.chmod(built, 0o444)
+    share_file(built, gid, 0o440)
     wal = share_db.with_name(share_db.name + ".wal")
     wal.unlink(missing_ok=True)
     os.replace(built, share_db)
@@ -164,7 +167,8 @@ def build_share(settings: Settings, *, full_refresh: bool = False) -> dict[str, 
     version = _layer_version(settings, key)
     kinds = classify_columns(settings)
     identifiers = set(settings.pii_identifier_columns)
-    tmp = settings.warehouse / ".share.duckdb.tmp"
+    shared_dir(settings.share_dir, settings.share_gid)
+    tmp = settings.share_dir / ".share.duckdb.tmp"  # 0600 until published: same folder for the rename
     tmp.unlink(missing_ok=True)
     if settings.share_db.exists() and not full_refresh:
         shutil.copyfile(settings.share_db, tmp)  # a plain copy: far cheaper than redacting again
@@ -201,7 +205,7 @@ def build_share(settings: Settings, *, full_refresh: bool = False) -> dict[str, 
             ).fetchone()[0]
         finally:
             con.execute("detach share")
-        _publish_share(tmp, settings.share_db)
+        _publish_share(tmp, settings.share_db, settings.share_gid)
         summary.update(
             tables=len(counts),
             chats=counts["chats"],

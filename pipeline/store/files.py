@@ -37,6 +37,30 @@ def secure_dir(path: Path) -> Path:
     return path
 
 
+def shared_dir(path: Path, gid: int) -> Path:
+    """Create ``path`` for the analysts' group: 2750 (group may list and read; setgid, so files
+    made inside inherit the group), group ``gid``. Refused like :func:`secure_dir` when it is a
+    symbolic link, not a folder, or someone else's."""
+    if path.is_symlink():
+        raise ConfigError(f"{path} is a symbolic link; the pipeline writes only into real folders it owns")
+    if path.exists():
+        if not path.is_dir():
+            raise ConfigError(f"{path} exists and is not a folder")
+        if path.stat().st_uid != os.geteuid():
+            raise ConfigError(f"{path} belongs to another user; the pipeline writes only into folders it owns")
+    path.mkdir(parents=True, exist_ok=True)
+    os.chown(path, -1, gid)
+    os.chmod(path, 0o2750)
+    return path
+
+
+def share_file(path: Path, gid: int, mode: int = 0o440) -> Path:
+    """Give a finished shareable file to the analysts' group, read-only (0440 by default)."""
+    os.chown(path, -1, gid)
+    os.chmod(path, mode)
+    return path
+
+
 def atomic_write_bytes(path: Path, data: bytes, *, mode: int | None = None) -> Path:
     """Write ``data`` to ``path`` through a unique temporary file in the same folder, then rename.
 

@@ -60,7 +60,7 @@ os.kill(os.getpid(), signal.SIGKILL)  # an analyst's session dies with its chang
 def test_a_reader_session_cannot_change_what_the_next_publish_shows(settings):
     write(settings.landing / "one_chats.csv", chats_text(10))
     runner.run(settings, settled=True)
-    assert stat.S_IMODE(settings.share_db.stat().st_mode) == 0o444  # readers open it read-only
+    assert stat.S_IMODE(settings.share_db.stat().st_mode) == 0o440  # readers open it read-only
     proc = subprocess.run([sys.executable, "-c", KILLED_WRITER, str(settings.share_db)], capture_output=True, text=True)
     assert proc.returncode == -signal.SIGKILL and "written" in proc.stdout  # root ignores the 0444
     assert settings.share_db.with_name("share.duckdb.wal").exists()

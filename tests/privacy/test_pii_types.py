@@ -115,7 +115,7 @@ def test_check_digit_macros_agree_with_stdnum() -> None:
 MORE_CASES: list[tuple[str, str]] = [
     ("BSB 062-000, 12345678", "BSB [BANK_ACCOUNT], [BANK_ACCOUNT]"),
     ("062-000 12345678", "[BANK_ACCOUNT]"),
-    ("PO Box 123, Carlton VIC 3053", "[ADDRESS], Carlton VIC 3053"),
+    ("PO Box 123, Carlton VIC 3053", "[ADDRESS]"),
     ("card 4111  1111  1111  1111", "card [CARD]"),
     ("call me on 9123 4567", "call me on [PHONE]"),
     ("reference number 5514 7747 8926 6300", "reference number 5514 7747 8926 6300"),
@@ -129,6 +129,80 @@ MORE_CASES: list[tuple[str, str]] = [
 
 @pytest.mark.parametrize(("text", "expected"), MORE_CASES, ids=[c[0][:40] for c in MORE_CASES])
 def test_more_shapes_sql_and_python(text: str, expected: str) -> None:
+    con = duckdb.connect()
+    pii.install_macros(con)
+    assert con.execute(f"select {pii.redact_sql('$1')}", [text]).fetchone()[0] == expected
+    assert pii.redact_python(text) == expected
+
+
+#: Shapes added for issue 13, written from the formats in bench/pii_eval/SPEC.md's table (not
+#: from the evaluation's messages): one case per shape, decoys beside them.
+ISSUE_13_CASES: list[tuple[str, str]] = [
+    # cards: 19-digit 4-4-4-4-3 and 4-4-4-4-2 groupings, dotted 4-digit groups
+    ("card 6250 9410 0652 8599 008 pls", "card [CARD] pls"),
+    ("card 6250 9410 0652 8599 00 pls", "card [CARD] pls"),
+    ("card 4111 1111 1111 1111 005 pls", "card [CARD] 005 pls"),
+    ("card 4111.1111.1111.1111 thanks", "card [CARD] thanks"),
+    ("card 4111 1111 1111 1111 2 items", "card [CARD] 2 items"),
+    ("tfn 123 456 782 10.0.0.1", "tfn [TFN] [IP]"),
+    # ABN written with dots (IPv4-shaped, octets over 255)
+    ("our ABN is 51.824.753.556.", "our ABN is [ABN]."),
+    ("business 51.824.753.556 registered", "business [ABN] registered"),
+    ("app version 7.16.11.243 crashed", "app version 7.16.11.243 crashed"),
+    # bank details: 'Acc:' abbreviation, unlabelled pair after 'bank details'
+    ("refund to BSB: 062 000 Acc: 1234567", "refund to BSB: [BANK_ACCOUNT] Acc: [BANK_ACCOUNT]"),
+    ("bank details are 062000 12345678 thanks", "bank details are [BANK_ACCOUNT] thanks"),
+    ("acc 123456789", "acc [BANK_ACCOUNT]"),
+    # passports with a letter inside the digits
+    ("passport no. C12X34567 thanks", "passport no. [PASSPORT] thanks"),
+    # a birth date a clause away from its keyword, and a delivery date that stays
+    ("need my DOB on file? it is 14/07/1985", "need my DOB on file? it is [DOB]"),
+    # Known limit of the wider gap: a later date on the keyword's line is taken as the birth date.
+    ("DOB on file. Delivered 12/03/2026\nok", "DOB on file. Delivered [DOB]\nok"),
+    ("delivered on 12/03/2026, DOB later", "delivered on 12/03/2026, DOB later"),
+    # addresses: PO box with its suburb, lower case with a state, line breaks, Cl
+    ("send to PO Box 42, Carlton VIC 3053 please", "send to [ADDRESS] please"),
+    ("12 smith street\nrichmond vic 3121", "[ADDRESS]"),
+    ("Unit 4/12 Banksia Cl, Hobart Tasmania 7000", "Unit [ADDRESS]"),
+    ("it took 3 hours on the road", "it took 3 hours on the road"),
+    ("the Bourke St store", "the Bourke St store"),
+    # phones: 0011 international, North American
+    ("ring 0011 44 20 7946 0958 tonight", "ring [PHONE] tonight"),
+    ("office (415) 555-0132 ok", "office [PHONE] ok"),
+    # URLs without a scheme carrying a secret; a public one stays
+    ("go to my.shop.com.au/s/Ab3dE5gH7jK9mN1pQ?auth=Zx8Cv7Bn6Mq2", "go to [URL]"),
+    ("see help.shop.com.au/faq/refunds", "see help.shop.com.au/faq/refunds"),
+    # licences grouped 3-3-3; keywords with one typing slip
+    ("licence: 123 456 789, thanks", "licence: [LICENCE], thanks"),
+    ("my pasport number is PA1234567", "my pasport number is [PASSPORT]"),
+    ("Drivers liceence number S12345 ok", "Drivers liceence number [LICENCE] ok"),
+    ("best contact is 9123 4567 or email", "best contact is [PHONE] or email"),
+    # names: sign-off alone on its line, after a sentence, 'X from the', lower-case surnames,
+    # 'not' lists, hyphenated given names
+    ("order is late.\nCheers\nTom", "order is late.\nCheers\n[NAME]"),
+    ("where is it?\nRegards,\nAroha Ngata 🙏", "where is it?\nRegards,\n[NAME] 🙏"),
+    ("Thanks heaps, Warrick", "Thanks heaps, [NAME]"),
+    ("Thanks for waiting, Liam here from billing", "Thanks for waiting, [NAME] here from billing"),
+    ("Tane from the Bondi store called me", "[NAME] from the Bondi store called me"),
+    # Known limit: after "Hello, " a name running on into lower-case words reads as a sentence start.
+    ("Hello, Tane from the Bondi store", "Hello, Tane from the Bondi store"),
+    ("this is maria papadopoulos", "this is [NAME]"),
+    ("my name is Priya Sharma, not Anjali Patel", "my name is [NAME], not [NAME]"),
+    ("Hi Georgia-Rose, thanks", "Hi [NAME], thanks"),
+    # not names: sentence starts after a greeting, sign-off words, brands, towns
+    ("Hello, Can I change my order?", "Hello, Can I change my order?"),
+    ("Hi,\nOrder 123 is late", "Hi,\nOrder 123 is late"),
+    ("thanks.\nKind regards,\nCustomer Care", "thanks.\nKind regards,\nCustomer Care"),
+    ("all good now.\nCheers", "all good now.\nCheers"),
+    ("you said its Westpacs problem", "you said its Westpacs problem"),
+    ("flying to Mount Isa tomorrow", "flying to Mount Isa tomorrow"),
+    ("bought it at The Good Guys", "bought it at The Good Guys"),
+    ("app updated to 19.12.15.106 today", "app updated to 19.12.15.106 today"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), ISSUE_13_CASES, ids=[c[0][:40] for c in ISSUE_13_CASES])
+def test_issue_13_shapes_sql_and_python(text: str, expected: str) -> None:
     con = duckdb.connect()
     pii.install_macros(con)
     assert con.execute(f"select {pii.redact_sql('$1')}", [text]).fetchone()[0] == expected

@@ -303,11 +303,11 @@ def test_name_level_files_through_run_pending(settings, tmp_path):
     assert outcomes["my chats file.csv"].status == "done", outcomes["my chats file.csv"].error
     assert outcomes["-rf_chats.csv"].status == "done", outcomes["-rf_chats.csv"].error
     assert outcomes["chäts_ü.csv"].status == "rejected"
-    # nothing written outside landing/warehouse; the symlink target is untouched and not moved
+    # nothing written outside landing/warehouse/its share folder; the symlink target is untouched and not moved
     assert sorted(p.name for p in outside.iterdir()) == ["target_chats.csv"]
     assert target.read_bytes() == target_bytes and target.stat().st_mtime_ns == target_stat.st_mtime_ns
     assert (settings.landing / "link_chats.csv").is_symlink()
-    assert top_level(tmp_path) <= {"landing", "warehouse", "secrets", "outside"}
+    assert top_level(tmp_path) <= {"landing", "warehouse", "warehouse-share", "secrets", "outside"}
     assert (settings.landing / "..%2f..%2fchats.csv").exists()
     archived = sorted(p.name.split("__", 1)[1] for p in settings.archive_dir.iterdir() if p.is_file())
     assert archived == ["-rf_chats.csv", "my chats file.csv"]

@@ -58,7 +58,7 @@ def truth_values(root: Path) -> list[str]:
 
 
 def test_share_holds_one_row_per_chat_with_redacted_messages(demo):
-    with duckdb.connect(str(demo / "warehouse" / "share.duckdb"), read_only=True) as con:
+    with duckdb.connect(str(demo / "warehouse-share" / "share.duckdb"), read_only=True) as con:
         n, distinct = con.execute("select count(*), count(distinct id) from chats").fetchone()
         columns = [r[0] for r in con.execute("describe chats").fetchall()]
         placeholders = con.execute(
@@ -75,17 +75,41 @@ def test_share_holds_one_row_per_chat_with_redacted_messages(demo):
     assert {"chats", "categories", "category_chat_volume", "hourly_distribution"} <= tables
 
 
-def test_no_ground_truth_value_leaks_into_shareable_outputs_or_logs(demo):
+#: The only files allowed to hold personal values in clear: the restricted database (and its
+#: write-ahead log) and the archived originals, all owner-only.
+RESTRICTED = {"warehouse.duckdb", "warehouse.duckdb.wal"}
+
+
+def test_no_ground_truth_value_leaks_into_any_file_but_the_restricted_database(demo):
+    """Issue 13 item 6: every file under the warehouse (dbt artefacts, Soda reports and samples,
+    logs, state markers, quarantine records), the share folder with its exports, quarantine and
+    failed files (.error.json) and the run's log carry no ground-truth value in clear."""
     values = truth_values(demo)
     assert len(values) > 500
-    files = [demo / "warehouse" / "share.duckdb", demo / "demo.log"]
-    for folder in ("warehouse/exports/", "landing/quarantine", "landing/failed", "warehouse/reports", "warehouse/logs"):
-        files += [p for p in (demo / folder).rglob("*") if p.is_file()]
+    files = [demo / "demo.log"]
+    for folder in ("warehouse", "warehouse-share", "landing/quarantine", "landing/failed"):
+        files += [p for p in (demo / folder).rglob("*") if p.is_file() and p.name not in RESTRICTED]
     assert any("quarantine" in str(p) for p in files), "the demo quarantines rows (defect rate 2%)"
+    assert any("dbt-target" in str(p) for p in files) and any(p.name == "share.duckdb" for p in files)
+    assert any(p.suffix == ".csv" and "exports" in str(p) for p in files)
     for path in files:
         blob = path.read_bytes()
         leaked = [v for v in values if v.encode() in blob]
         assert not leaked, f"{path} contains {len(leaked)} ground-truth values, e.g. {leaked[0]!r}"
+
+
+def test_share_folder_is_readable_by_the_analysts_group_only(demo):
+    """Issue 13 item 5: share.duckdb and the exports are readable by the share group (here the
+    process's own group, the default), writable by nobody, invisible to others; the warehouse
+    stays owner-only."""
+    share = demo / "warehouse-share"
+    assert mode(share) == 0o2750 and share.stat().st_gid == os.getegid()
+    assert mode(share / "share.duckdb") == 0o440 and (share / "share.duckdb").stat().st_gid == os.getegid()
+    exports = (share / "exports").resolve()
+    assert share in exports.parents and mode(exports) == 0o2750
+    for path in exports.iterdir():
+        assert mode(path) == 0o440 and path.stat().st_gid == os.getegid(), path
+    assert mode(demo / "warehouse") == 0o700
 
 
 def test_restricted_files_are_owner_only(demo):
