@@ -29,7 +29,10 @@ from pipeline.stages import transform
 
 
 def fresh(path: Path) -> Path:
+    """An empty folder at ``path``; a warehouse's default share folder beside it goes too
+    (a new warehouse must not find an old run's share layer)."""
     shutil.rmtree(path, ignore_errors=True)
+    shutil.rmtree(path.with_name(path.name + "-share"), ignore_errors=True)
     path.mkdir(parents=True)
     return path
 
