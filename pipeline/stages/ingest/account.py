@@ -133,7 +133,7 @@ def _insert_rejects(con: duckdb.DuckDBPyConnection, rows: list[tuple[int, str, s
     try:
         con.execute(
             f"insert into rejects select * from read_csv({_q(fh.name)}, header = true, auto_detect = false, "
-            "columns = {'line': 'BIGINT', 'detail': 'VARCHAR', 'csv_line': 'VARCHAR'})"
+            "delim = ',', quote = '\"', escape = '\"', columns = {'line': 'BIGINT', 'detail': 'VARCHAR', 'csv_line': 'VARCHAR'})"
         )
     finally:
         os.unlink(fh.name)

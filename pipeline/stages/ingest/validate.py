@@ -30,13 +30,21 @@ def _bool_sql(raw: str) -> str:
 
 
 def _ts_sql(raw: str) -> str:
-    # TIMESTAMP (not TIMESTAMPTZ): in DuckDB 1.0 it converts 'Z' and '+hh:mm' offsets to UTC and
-    # rejects forms TIMESTAMPTZ would misread (' -0500'). The range check (next layer) drops
-    # 'infinity' and years no export has. A timestamp starts with a digit: DuckDB's words
-    # ('epoch', 'infinity', ...) are not timestamps of a chat.
+    # DuckDB 1.1+ casts '…T04:02:57+11:00' to TIMESTAMP by dropping the offset (1.0 converted it
+    # to UTC). So the value comes from TIMESTAMPTZ, which converts 'Z' and '+hh:mm' offsets, read
+    # back as TIMESTAMP in the session TimeZone (ingest sets it to UTC). The TIMESTAMP cast still
+    # decides which forms are timestamps, as in 1.0: TIMESTAMPTZ alone would also take zone names
+    # ('EST', 'Australia/Melbourne'). The range check (next layer) drops 'infinity' and years no
+    # export has. A timestamp starts with a digit: DuckDB's words ('epoch', 'infinity', ...) are
+    # not timestamps of a chat.
+    def cast(text: str) -> str:
+        return (
+            f"case when try_cast({text} as timestamp) is not null then try_cast({text} as timestamptz)::timestamp end"
+        )
+
     return (
-        f"case when ascii({raw}) between 48 and 57 then try_cast({raw} as timestamp) "
-        f"when ascii(ltrim({raw})) between 48 and 57 then try_cast(trim({raw}) as timestamp) end"
+        f"case when ascii({raw}) between 48 and 57 then {cast(raw)} "
+        f"when ascii(ltrim({raw})) between 48 and 57 then {cast(f'trim({raw})')} end"
     )
 
 
@@ -146,7 +154,11 @@ def read_csv(path: Path, n_fields: int, *, padded: bool) -> str:
     """DuckDB's reader over the file, every field as text, records it cannot parse skipped.
 
     (Skipped with ``store_rejects``: with ``ignore_errors`` DuckDB 1.0 miscounts after an
-    unterminated quote, count(*) = -1, and can crash.)
+    unterminated quote, count(*) = -1, and can crash.) Delimiter, quote and escape are always
+    given: with ``auto_detect = false`` DuckDB 1.4 defaults the escape to none, and ``""`` in a
+    quoted field would end it. ``buffer_size`` is given because 1.4 otherwise makes it 16 ×
+    ``max_line_size`` (1 GiB for 64 MiB lines, over the 512 MB memory limit); equal to it, a
+    record of up to :data:`~pipeline.stages.ingest.scan.MAX_LINE` bytes still loads.
 
     ``padded`` adds an overflow column and pads short rows with NULL (an empty field reads
     as '' thanks to the NULL string), so rows with too few or one too many fields come
@@ -159,5 +171,5 @@ def read_csv(path: Path, n_fields: int, *, padded: bool) -> str:
         f"read_csv({_q(str(path))}, header = true, auto_detect = false, delim = ',', quote = '\"', "
         f"escape = '\"', columns = {spec}, nullstr = {_q(_NULL)}, null_padding = {str(padded).lower()}, "
         f"store_rejects = true, rejects_table = 'reader_rejects', rejects_scan = 'reader_scans', "
-        f"max_line_size = {MAX_LINE})"
+        f"max_line_size = {MAX_LINE}, buffer_size = {MAX_LINE})"
     )
