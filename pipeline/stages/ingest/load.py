@@ -8,11 +8,12 @@ records the counts. A crash before the commit leaves nothing behind; re-running 
 idempotent.
 
 Conservation: ``rows_read = rows_loaded + rows_quarantined`` holds by construction, and every
-record is proven against the file itself rather than the reader's word (DuckDB 1.0 skips
-records without a trustworthy record of them): a numpy record index built in the hashing pass
-is aligned with the reader's rows by fingerprint; when they cannot be lined up, a line-by-line
-pass accounts for every record, and a file whose lines still cannot all be accounted for is
-rejected as a whole rather than loaded short (:mod:`pipeline.stages.ingest.account`).
+record is proven against the file itself: a numpy record index built in the hashing pass says
+where every record starts; the records the reader rejected (its reject store gives their start
+offsets) are taken out, and the reader's rows must then be exactly the records left, in order.
+When that does not come out exact, a line-by-line pass accounts for every record, and a file
+whose lines still cannot all be accounted for is rejected as a whole rather than loaded short
+(:mod:`pipeline.stages.ingest.account`).
 
 The steps live in their own modules: ``scan`` (file facts), ``validate`` (the SQL),
 ``account`` (every record proven), and this one, ``load`` (one transaction, the ledger
