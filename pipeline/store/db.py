@@ -93,6 +93,15 @@ def _is_lock_error(exc: Exception) -> bool:
     return "Could not set lock" in text or "Conflicting lock" in text
 
 
+def _is_closing_elsewhere(exc: Exception) -> bool:
+    """DuckDB 1.4+: another thread of this process is closing the file's last connection.
+
+    While that instance shuts down a new one cannot attach the file yet ("Unique file handle
+    conflict"); a moment later it can. DuckDB 1.0 let two instances open one file instead.
+    """
+    return "Unique file handle conflict" in str(exc)
+
+
 def open_database(
     path: Path,
     *,
@@ -111,6 +120,11 @@ def open_database(
         try:
             con = duckdb.connect(str(path), read_only=read_only)
             break
+        except duckdb.BinderException as exc:
+            if not _is_closing_elsewhere(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
+            continue
         except duckdb.IOException as exc:
             if not _is_lock_error(exc):
                 raise _unusable(path, exc) from exc

@@ -335,3 +335,67 @@ def test_limits_are_settings_and_name_themselves(settings):
     big = CHATS_HEADER + "".join(f"{GOOD_ID},,2023-01-01 10:00:00,,,hi\n" for _ in range(300))
     result = ingest_file(small, write(small.landing / "big_chats.csv", big))
     assert result.error_code == "too_large" and "(max_text_bytes)" in result.error
+
+
+def test_offsets_are_converted_to_utc_and_odd_forms_rejected(settings):
+    """DuckDB 1.1+ drops an offset in a TIMESTAMP cast; ingest must still convert it to UTC.
+
+    Found on a generated 1M-row file: 9,519 rows came out ``resolved_before_created`` instead of
+    1,111, and every timestamp with an offset was 10-11 hours off.
+    """
+    rows = [
+        ("2023-03-05T04:02:57.660+11:00", "2023-03-05T04:02:57.660Z", None),  # 17:02 UTC, resolved 11 h later
+        ("2023-03-05T04:02:57-05:00", "2023-03-05 09:02:57", None),  # equal in UTC: not before
+        ("2023-03-05T04:02:57+0530", "2023-03-04 22:32:58", None),
+        ("2023-03-05 04:02:57+05", "2023-03-04 23:02:56", "resolved_before_created"),  # 1 s before in UTC
+        ("2023-03-05T01:00:00+11:00", "2023-03-04 20:00:00", None),  # looks resolved first, is not
+        ("2023-03-05", "", None),  # a date alone is midnight UTC
+        (" 2023-03-05 04:02:57 ", "", None),  # surrounding blanks are trimmed
+        ("2023-03-05 04:02:57 -0500", "", "invalid_timestamp"),  # TIMESTAMPTZ would misread it
+        ("2023-03-05 04:02:57 EST", "", "invalid_timestamp"),  # zone names are not offsets
+        ("2023-03-05 04:02:57 Australia/Melbourne", "", "invalid_timestamp"),
+        ("epoch", "", "invalid_timestamp"),
+        ("infinity", "", "invalid_timestamp"),
+        ("1899-12-31T23:00:00-02:00", "", None),  # 01:00 on 1 Jan 1900 in UTC: in range
+        ("2200-01-01T01:00:00+02:00", "", None),  # 23:00 on 31 Dec 2199 in UTC: in range
+        ("2199-12-31T23:00:00-02:00", "", "invalid_timestamp"),  # 01:00 on 1 Jan 2200 in UTC: out of range
+    ]
+    text = CHATS_HEADER + "".join(
+        f"{i:08x}-a508-432e-95a0-9e95505eeaf0,,{created},,{resolved},m\n"
+        for i, (created, resolved, _) in enumerate(rows)
+    )
+    result = ingest_file(settings, write(settings.landing / "tz_chats.csv", text))
+    expected = {i + 2: reason for i, (_, _, reason) in enumerate(rows) if reason}
+    assert dict(query(settings, "select line_number, reason_code from meta.quarantine")) == expected
+    assert result.rows_loaded == len(rows) - len(expected)
+    loaded = dict(
+        query(
+            settings,
+            "select _line_number, [created_at::varchar, resolved_at::varchar] from audit.chats",
+        )
+    )
+    assert loaded[2] == ["2023-03-04 17:02:57.66", "2023-03-05 04:02:57.66"]
+    assert loaded[3] == ["2023-03-05 09:02:57", "2023-03-05 09:02:57"]
+    assert loaded[4] == ["2023-03-04 22:32:57", "2023-03-04 22:32:58"]
+    assert loaded[6] == ["2023-03-04 14:00:00", "2023-03-04 20:00:00"]
+    assert loaded[7] == ["2023-03-05 00:00:00", None]
+    assert loaded[8] == ["2023-03-05 04:02:57", None]
+    assert loaded[14] == ["1900-01-01 01:00:00", None]
+    assert loaded[15] == ["2199-12-31 23:00:00", None]
+
+
+def test_offsets_convert_to_utc_whatever_the_session_time_zone(settings, monkeypatch):
+    """The cast reads TIMESTAMPTZ back in the session's TimeZone: ingest pins it to UTC."""
+    real = db.open_database
+
+    def melbourne(*args, **kwargs):
+        con = real(*args, **kwargs)
+        con.execute("set TimeZone = 'Australia/Melbourne'")
+        return con
+
+    monkeypatch.setattr(db, "open_database", melbourne)
+    text = CHATS_HEADER + f"{GOOD_ID},,2023-03-05T04:02:57+11:00,,2023-03-05 06:00:00,m\n"
+    ingest_file(settings, write(settings.landing / "tz_chats.csv", text))
+    assert query(settings, "select created_at::varchar, resolved_at::varchar from audit.chats") == [
+        ("2023-03-04 17:02:57", "2023-03-05 06:00:00")
+    ]
