@@ -4,6 +4,7 @@
 with PII, many of the rest with harmless numbers: order numbers, prices, times,
 dates, versions) and prints :func:`measure`'s report as JSON.
 """
+
 from __future__ import annotations
 
 import csv
@@ -18,15 +19,58 @@ from collections.abc import Sequence
 
 import duckdb
 
+from pipeline import logs
 from pipeline.privacy import patterns as pii
 
 Truth = tuple[int, str, str]  # (message_index, type name, value)
 
-_WORDS = ("hi", "thanks", "my", "order", "still", "has", "not", "arrived", "can", "you", "check",
-          "please", "the", "app", "crashes", "when", "I", "log", "in", "refund", "café", "naïve",
-          "😀", "東京", "ok", "great", "help", "account", "password", "reset", "delivery", "today")
-_STREETS = ("Smith Street", "King St", "George St", "Collins Street", "Pitt St", "Chapel Rd",
-            "Beach Road", "Ocean Parade", "Hill Avenue", "Park Lane", "St Kilda Rd")
+_WORDS = (
+    "hi",
+    "thanks",
+    "my",
+    "order",
+    "still",
+    "has",
+    "not",
+    "arrived",
+    "can",
+    "you",
+    "check",
+    "please",
+    "the",
+    "app",
+    "crashes",
+    "when",
+    "I",
+    "log",
+    "in",
+    "refund",
+    "café",
+    "naïve",
+    "😀",
+    "東京",
+    "ok",
+    "great",
+    "help",
+    "account",
+    "password",
+    "reset",
+    "delivery",
+    "today",
+)
+_STREETS = (
+    "Smith Street",
+    "King St",
+    "George St",
+    "Collins Street",
+    "Pitt St",
+    "Chapel Rd",
+    "Beach Road",
+    "Ocean Parade",
+    "Hill Avenue",
+    "Park Lane",
+    "St Kilda Rd",
+)
 
 
 def _luhn_complete(prefix: str) -> str:
@@ -48,8 +92,15 @@ def _pii_value(kind: str, rng: random.Random) -> str:
         return f"{rng.choice(['jo', 'sam.lee', 'a.b+tag', 'kim_99'])}{rng.randrange(1000)}@{rng.choice(['gmail.com', 'mail.ex.com.au', 'corp.io'])}"
     if kind == "phone":
         n = f"{rng.randrange(10**7, 10**8)}"
-        return rng.choice([f"04{n[:2]} {n[2:5]} {n[5:]}", f"04{n}", f"+61 4{n[:2]} {n[2:5]} {n[5:]}",
-                           f"(02) {n[:4]} {n[4:]}", f"03-{n[:4]}-{n[4:]}"])
+        return rng.choice(
+            [
+                f"04{n[:2]} {n[2:5]} {n[5:]}",
+                f"04{n}",
+                f"+61 4{n[:2]} {n[2:5]} {n[5:]}",
+                f"(02) {n[:4]} {n[4:]}",
+                f"03-{n[:4]}-{n[4:]}",
+            ]
+        )
     if kind == "card":
         d = _luhn_complete("4" + "".join(rng.choice("0123456789") for _ in range(14)))
         return rng.choice([d, f"{d[:4]} {d[4:8]} {d[8:12]} {d[12:]}", f"{d[:4]}-{d[4:8]}-{d[8:12]}-{d[12:]}"])
@@ -61,10 +112,18 @@ def _pii_value(kind: str, rng: random.Random) -> str:
 
 
 def _harmless(rng: random.Random) -> str:
-    return rng.choice([f"order #{rng.randrange(10**7, 10**8)}", f"${rng.randrange(1, 5000):,}.{rng.randrange(100):02d}",
-                       f"at {rng.randrange(24)}:{rng.randrange(60):02d}", f"on 2023-0{rng.randrange(1, 10)}-1{rng.randrange(10)}",
-                       f"v{rng.randrange(10)}.{rng.randrange(10)}.{rng.randrange(10)}", f"REF {rng.randrange(10**7, 10**8)}",
-                       f"{rng.randrange(2, 9)} days", "no numbers here"])
+    return rng.choice(
+        [
+            f"order #{rng.randrange(10**7, 10**8)}",
+            f"${rng.randrange(1, 5000):,}.{rng.randrange(100):02d}",
+            f"at {rng.randrange(24)}:{rng.randrange(60):02d}",
+            f"on 2023-0{rng.randrange(1, 10)}-1{rng.randrange(10)}",
+            f"v{rng.randrange(10)}.{rng.randrange(10)}.{rng.randrange(10)}",
+            f"REF {rng.randrange(10**7, 10**8)}",
+            f"{rng.randrange(2, 9)} days",
+            "no numbers here",
+        ]
+    )
 
 
 def synthetic_messages(n: int, pii_share: float = 0.2, seed: int = 7) -> tuple[list[str], list[Truth]]:
@@ -99,9 +158,11 @@ def load_messages(con: duckdb.DuckDBPyConnection, messages: Sequence[str], table
             writer = csv.writer(fh)
             writer.writerow(("message_index", "message"))
             writer.writerows(enumerate(messages))
-        con.execute(f"create or replace table {table} as select * from read_csv(?, header = true, "
-                    "columns = {'message_index': 'BIGINT', 'message': 'VARCHAR'}, quote = '\"', escape = '\"')",
-                    [path])
+        con.execute(
+            f"create or replace table {table} as select * from read_csv(?, header = true, "
+            "columns = {'message_index': 'BIGINT', 'message': 'VARCHAR'}, quote = '\"', escape = '\"')",
+            [path],
+        )
     finally:
         os.unlink(path)
     return table
@@ -128,7 +189,9 @@ def quality(outputs: Sequence[str | None], truth: Sequence[Truth], n: int) -> di
             fp += max(q - t, 0)
             fn += max(t - q, 0)
         report[p.name] = {
-            "tp": tp, "fp": fp, "fn": fn,
+            "tp": tp,
+            "fp": fp,
+            "fn": fn,
             "precision": tp / (tp + fp) if tp + fp else 1.0,
             "recall": tp / (tp + fn) if tp + fn else 1.0,
         }
@@ -144,9 +207,15 @@ def _median_time(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
-def measure(con: duckdb.DuckDBPyConnection | None, messages: Sequence[str] | str,
-            truth: Sequence[Truth] | None = None, *, column: str = "message",
-            repeats: int = 3, python: bool = True) -> dict:
+def measure(
+    con: duckdb.DuckDBPyConnection | None,
+    messages: Sequence[str] | str,
+    truth: Sequence[Truth] | None = None,
+    *,
+    column: str = "message",
+    repeats: int = 3,
+    python: bool = True,
+) -> dict:
     """Quality (if ``truth`` is given) and throughput of :func:`pii.redact_sql`.
 
     ``messages`` is a list of strings (loaded into a temp table) or the name of an
@@ -177,8 +246,9 @@ def measure(con: duckdb.DuckDBPyConnection | None, messages: Sequence[str] | str
     }
     if python:
         py_seconds = _median_time(lambda: [pii.redact_python(t) for t in texts], repeats)
-        report.update(python_seconds=py_seconds, python_msgs_per_s=n / py_seconds,
-                      sql_speedup_vs_python=py_seconds / sql_seconds)
+        report.update(
+            python_seconds=py_seconds, python_msgs_per_s=n / py_seconds, sql_speedup_vs_python=py_seconds / sql_seconds
+        )
     if truth is not None:
         outputs = [r[0] for r in con.execute(f"select {redact} from {table} order by rowid").fetchall()]
         report["quality"] = quality(outputs, truth, n)
@@ -198,7 +268,8 @@ def generator_set(n: int, seed: int = 11) -> tuple[list[str], list[Truth]]:
         con = duckdb.connect()
         rows = con.execute(
             "select id, message from read_csv(?, header = true, all_varchar = true) order by id",
-            [str(folder / "chats.csv")]).fetchall()
+            [str(folder / "chats.csv")],
+        ).fetchall()
         index = {chat_id: i for i, (chat_id, _) in enumerate(rows)}
         truth: list[Truth] = []
         with open(folder / "pii_truth.jsonl") as fh:
@@ -231,7 +302,34 @@ def report(n: int = 200_000, cases_path: str | None = None, repeats: int = 3) ->
     generated = measure(None, messages, truth, repeats=repeats)
     texts, case_truth, expected = cases_set(cases_path)
     cases = measure(None, texts, case_truth, repeats=1, python=False)
-    return {"generator": generated, "cases": {"cases": len(texts), "quality": cases["quality"]}}
+    return {
+        "generator": generated,
+        "cases": {"cases": len(texts), "quality": cases["quality"]},
+        "independent": independent_set(repeats=repeats),
+    }
+
+
+def redact_texts(texts: Sequence[str]) -> list[str]:
+    """The pipeline's SQL redaction over a list of texts (one DuckDB table, one query)."""
+    con = duckdb.connect()
+    try:
+        pii.install_macros(con)
+        table = load_messages(con, texts)
+        query = f"select {pii.redact_sql('message')} from {table} order by message_index"
+        return [r[0] for r in con.execute(query).fetchall()]
+    finally:
+        con.close()
+
+
+def independent_set(repeats: int = 3) -> dict:
+    """Scores and throughput on the independent evaluation set (``bench/pii_eval``, 4,000 messages)."""
+    from bench.pii_eval import corpus, score
+
+    messages = corpus.build()
+    texts = [m.text for m in messages]
+    seconds = _median_time(lambda: redact_texts(texts), repeats)
+    result = score.score_outputs(messages, redact_texts(texts))
+    return {"messages": len(texts), "msgs_per_s": len(texts) / seconds, **result}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -242,6 +340,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--messages", type=int, default=200_000, help="generated messages to measure")
     parser.add_argument("--repeats", type=int, default=3, help="timing repeats; the median is reported")
     args = parser.parse_args(argv)
+    logs.configure("WARNING", json=True)  # log lines on stderr: stdout is the report
     print(json.dumps(report(n=args.messages, repeats=args.repeats), indent=2))
 
 

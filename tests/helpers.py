@@ -168,3 +168,32 @@ def pipeline_cmd(settings: Settings, command: str, *args: str) -> list[str]:
         str(settings.warehouse),
         *args,
     ]
+
+
+# --------------------------------------------------------------------------- a terminal
+def run_in_terminal(args: list[str], *, cwd, env: dict, timeout: float = 600) -> tuple[int, str]:
+    """Run ``args`` with stderr on a pseudo-terminal (as a user at a shell sees it); returns (rc, stderr)."""
+    import os
+    import pty
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=slave)
+    os.close(slave)
+    chunks = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # the child closed its end
+            break
+        if not data:
+            break
+        chunks.append(data)
+    rc = proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+    os.close(master)
+    return rc, b"".join(chunks).decode("utf-8", "replace")
+
+
+def categories_text(n: int, *, empty_disabled: int = 0) -> str:
+    rows = [f"{i:08x}-2222-4000-8000-000000000000,,{'' if i < empty_disabled else 'false'}\n" for i in range(n)]
+    return "id,parent_id,disabled\n" + "".join(rows)

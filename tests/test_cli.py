@@ -6,13 +6,14 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
 from pipeline.cli import build_parser
-from tests.helpers import REPO, write
+from tests.helpers import REPO, categories_text, chats_text, hold_lock, run_in_terminal, write
 
-COMMANDS = ["generate", "run", "watch", "replay", "status", "report", "docs", "demo"]
+COMMANDS = ["generate", "run", "watch", "replay", "status", "report", "docs", "demo", "retry", "scan"]
 
 
 def cli(*args: str, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
@@ -99,3 +100,242 @@ def test_run_with_a_missing_file_is_a_sentence_not_a_traceback(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip() == f"error: no such file: {tmp_path / 'nope.csv'}"
     assert "Traceback" not in proc.stderr
+
+
+# --------------------------------------------------------------------------- helpers of the operator tests
+def paths_env(tmp_path) -> tuple:
+    landing, warehouse = tmp_path / "landing", tmp_path / "warehouse"
+    landing.mkdir(exist_ok=True)
+    return landing, warehouse, {"PIPELINE_LANDING": str(landing), "PIPELINE_WAREHOUSE": str(warehouse)}
+
+
+def ledger_of(env: dict) -> list[dict]:
+    proc = cli("status", "--json", env=env)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+# --------------------------------------------------------------------------- settings and arguments
+@pytest.mark.parametrize(
+    ("env", "args", "sentence"),
+    [
+        (
+            {"PIPELINE_TIMEZONE": "Mars/Base"},
+            ["status"],
+            "error: setting timezone (PIPELINE_TIMEZONE) is 'Mars/Base', which is not a known IANA time zone",
+        ),
+        (
+            {"PIPELINE_TIMEZONE": "Australia/Melborne"},
+            ["run"],
+            "error: setting timezone (PIPELINE_TIMEZONE) is 'Australia/Melborne', which is not a known IANA",
+        ),
+        (
+            {"PIPELINE_DUCKDB_THREADS": "abc"},
+            ["status"],
+            "error: setting duckdb_threads (PIPELINE_DUCKDB_THREADS) must be a whole number, not 'abc'",
+        ),
+        (
+            {"PIPELINE_QUARANTINE_FAIL_PCT": "lots"},
+            ["status"],
+            "error: setting quarantine_fail_pct (PIPELINE_QUARANTINE_FAIL_PCT) must be a number, not 'lots'",
+        ),
+        ({}, ["--log-level", "BOGUS", "status"], "argument --log-level: must be one of DEBUG, INFO, WARNING, ERROR"),
+        ({}, ["generate", "--out", "{tmp}/g", "--defect-rate", "5"], "argument --defect-rate: must be a fraction"),
+        ({}, ["generate", "--out", "{tmp}/g", "--chats", "-5"], "argument --chats: must be at least 1, not -5"),
+        (
+            {},
+            ["run", "--landing", "{tmp}/typo"],
+            "error: the landing folder {tmp}/typo does not exist (from --landing)",
+        ),
+        ({}, ["status", "--warehouse", "{tmp}/typo"], "error: the warehouse folder {tmp}/typo does not exist"),
+        ({}, ["watch", "--landing", "{tmp}/typo"], "error: the landing folder {tmp}/typo does not exist"),
+    ],
+)
+def test_bad_settings_and_arguments_are_one_sentence_and_exit_2(tmp_path, env, args, sentence):
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    proc = cli(*args, env={**env, "PIPELINE_WAREHOUSE": str(tmp_path / "wh")} if "status" in args else env, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert sentence.replace("{tmp}", str(tmp_path)) in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "typo").exists(), "a mistyped folder is never created"
+
+
+# --------------------------------------------------------------------------- the gate, end to end
+def test_gate_withholds_a_mostly_quarantined_file_and_passes_inherited_disabled(tmp_path):
+    landing, warehouse, env = paths_env(tmp_path)
+    write(landing / "cats_categories.csv", categories_text(25, empty_disabled=20))  # allowed: inherit
+    broken = "".join(f"not-an-id-{i},,2023-03-01 10:00:00,true,,\n" for i in range(90))
+    write(landing / "mostly_broken_chats.csv", chats_text(10) + broken)  # 90 of 100 records quarantined
+    proc = cli("run", env=env)
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    status = {b["file"]: b for b in ledger_of(env)}
+    assert status["cats_categories.csv"]["status"] == "done"
+    chats = status["mostly_broken_chats.csv"]
+    assert chats["status"] == "failed" and chats["error_code"] == "quality_gate_failed"
+    assert "chats quarantined share of records (%) (measured 90 %, fail > 5 %)" in proc.stderr
+    report = (warehouse / "reports" / "soda" / f"{chats['batch_id']}.md").read_text()
+    assert "| chats quarantined share of records (%) | fail | 90 % | warn > 1 %, fail > 5 % |" in report
+
+    # the operator decides the file is acceptable after all: raise the threshold, retry the batch
+    proc = cli("retry", chats["batch_id"], env={**env, "PIPELINE_QUARANTINE_FAIL_PCT": "95"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (
+        f"{chats['batch_id']}: re-queued {chats['batch_id']}__mostly_broken_chats.csv as mostly_broken_chats.csv"
+        in (proc.stdout)
+    )
+    after = [b for b in ledger_of(env) if b["sha256"] == chats["sha256"]]
+    assert [(b["batch_id"], b["status"], b["seq"]) for b in after] == [(chats["batch_id"], "done", chats["seq"])]
+    assert not list((landing / "failed").iterdir())
+
+    proc = cli("retry", "--failed", env=env)
+    assert proc.returncode == 0 and "nothing to retry: no failed or rejected batches" in proc.stdout
+
+
+def test_retry_of_a_rejected_file_after_fixing_the_setting(tmp_path):
+    landing, _, env = paths_env(tmp_path)
+    write(landing / "monday_export.csv", chats_text(5))  # matches no dataset pattern
+    proc = cli("run", env=env)
+    assert proc.returncode == 1 and "rejected: file name matches no dataset pattern" in proc.stderr
+    [batch] = ledger_of(env)
+    assert (landing / "failed" / f"{batch['batch_id']}__monday_export.csv").exists()
+
+    assert cli("retry", "b0000000000000000", env=env).returncode == 2  # unknown batch: a sentence, exit 2
+    fixed = {**env, "PIPELINE_CHATS_PATTERNS": "*chats*.csv, *export*.csv"}
+    proc = cli("retry", "--failed", env=fixed)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"done       {batch['batch_id']}" in proc.stdout
+    assert [(b["batch_id"], b["status"]) for b in ledger_of(env)] == [(batch["batch_id"], "done")]
+    # the same content again is recognised; retrying a done batch is a no-op with a sentence
+    proc = cli("retry", batch["batch_id"], env=fixed)
+    assert proc.returncode == 0 and f"{batch['batch_id']}: done, nothing to retry" in proc.stdout
+    assert len(ledger_of(env)) == 1
+
+
+# --------------------------------------------------------------------------- files
+def test_unsupported_files_go_to_failed_once_and_run_file_copies_in(tmp_path):
+    landing, _, env = paths_env(tmp_path)
+    write(landing / "chats_export.tsv", "id\tcreated_at\n")
+    write(landing / "chats.xlsx", b"PK\x03\x04")
+    write(landing / "manifest.json", "{}")  # not data: left alone
+    mine = write(tmp_path / "elsewhere" / "my_chats.csv", chats_text(3))
+    proc = cli("run", str(mine), env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert mine.exists(), "the user's own file stays where it is"
+    assert f"copied {mine} into {landing / 'my_chats.csv'}" in proc.stdout
+    failed = sorted(p.name for p in (landing / "failed").iterdir())
+    assert failed == [
+        "unregistered__chats.xlsx",
+        "unregistered__chats.xlsx.error.json",
+        "unregistered__chats_export.tsv",
+        "unregistered__chats_export.tsv.error.json",
+    ]
+    error = json.loads((landing / "failed" / "unregistered__chats_export.tsv.error.json").read_text())
+    assert error["error_code"] == "unsupported_file_type"
+    events = [json.loads(line) for line in proc.stderr.splitlines() if line.startswith("{")]
+    moved = [e for e in events if e.get("event") == "landing.unsupported_file"]
+    assert sorted(e["file"] for e in moved) == ["chats.xlsx", "chats_export.tsv"]
+    assert (landing / "manifest.json").exists()
+    proc = cli("run", env=env)
+    assert "landing.unsupported_file" not in proc.stderr  # logged once: they are gone
+
+
+# --------------------------------------------------------------------------- no tracebacks
+def test_an_expected_reject_is_a_warning_without_traceback_on_a_terminal_and_structured_in_json(tmp_path):
+    landing, _, env = paths_env(tmp_path)
+    write(landing / "notes.csv", chats_text(2))  # unknown_dataset
+    rc, stderr = run_in_terminal(
+        [sys.executable, "-m", "pipeline", "run"], cwd=REPO, env={**os.environ, **env}, timeout=300
+    )
+    assert rc == 1
+    assert "Traceback" not in stderr and 'File "' not in stderr
+    assert "error: 1 of 1 batch(es) did not succeed; first: notes.csv: rejected:" in stderr
+    luigi_lines = [line for line in stderr.splitlines() if "failed" in line and "Ingest(" in line]
+    assert luigi_lines and all("warning" in line and "error" not in line.split("]")[0] for line in luigi_lines)
+
+    write(landing / "notes2.csv", chats_text(3))
+    proc = cli("--log-json", "run", env=env)
+    assert "<traceback object" not in proc.stderr
+    events = [json.loads(line) for line in proc.stderr.splitlines() if line.startswith("{")]
+    assert any(e.get("logger") == "luigi-interface" for e in events)
+    for event in events:
+        if event.get("logger") == "luigi-interface" and "failed" in event["event"]:
+            assert event["level"] == "warning" and "file name matches no dataset pattern" in event["event"]
+
+
+# --------------------------------------------------------------------------- status while work runs
+def test_status_answers_within_a_second_while_another_process_holds_the_warehouse(tmp_path):
+    landing, warehouse, env = paths_env(tmp_path)
+    write(landing / "a_chats.csv", chats_text(3))
+    assert cli("run", env=env).returncode == 0
+    holder = hold_lock(warehouse / "warehouse.duckdb", 30)
+    try:
+        started = time.monotonic()
+        proc = cli("status", env=env, timeout=20)
+        took = time.monotonic() - started
+    finally:
+        holder.kill()
+        holder.wait()
+    assert proc.returncode == 0, proc.stderr
+    assert took < 1.0, f"status took {took:.2f}s"
+    assert "a_chats.csv" in proc.stdout and "done" in proc.stdout
+    assert "note: the warehouse is busy (a batch is being processed): ledger as of" in proc.stderr
+
+
+# --------------------------------------------------------------------------- by hand
+def test_scan_of_a_published_batch_and_the_text_report(tmp_path):
+    landing, warehouse, env = paths_env(tmp_path)
+    write(landing / "a_chats.csv", chats_text(40))
+    assert cli("run", env=env).returncode == 0
+    [batch] = ledger_of(env)
+    proc = cli("scan", batch["batch_id"], env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"chats batch {batch['batch_id']} passes the checks" in proc.stdout
+    assert "chats batch is not empty" in proc.stdout and "40 rows" in proc.stdout
+    assert (warehouse / "reports" / "soda" / f"{batch['batch_id']}.rescan.md").exists()
+
+    report = cli("report", env=env)
+    assert report.returncode == 0
+    assert "| --- |" not in report.stdout and "|---|" not in report.stdout, "tables for a terminal, not Markdown"
+    assert "Data quality\n============" in report.stdout
+    assert batch["batch_id"] in report.stdout and "passed" in report.stdout
+
+
+def test_luigi_module_prints_its_execution_summary(tmp_path):
+    landing, warehouse, env = paths_env(tmp_path)
+    write(landing / "a_chats.csv", chats_text(3))
+    luigi = os.path.join(os.path.dirname(sys.executable), "luigi")
+    proc = subprocess.run(
+        [luigi, "--module", "pipeline.orchestration.tasks", "ProcessLanding", "--local-scheduler"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, **env},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "===== Luigi Execution Summary =====" in proc.stderr
+    assert "This progress looks :)" in proc.stderr
+
+
+def test_an_unexpected_stage_failure_is_one_line_on_a_terminal_and_a_structured_traceback_in_json(tmp_path):
+    landing, _, env = paths_env(tmp_path)
+    (tmp_path / "empty-dbt").mkdir()
+    env["PIPELINE_DBT_DIR"] = str(tmp_path / "empty-dbt")  # dbt build breaks: not an expected reject
+    write(landing / "a_chats.csv", chats_text(3))
+    proc = cli("--log-json", "run", env=env)
+    assert proc.returncode == 1
+    assert "<traceback object" not in proc.stderr
+    events = [json.loads(line) for line in proc.stderr.splitlines() if line.startswith("{")]
+    [failed] = [e for e in events if e.get("logger") == "luigi-interface" and "DbtBuild(" in e["event"]]
+    assert failed["level"] == "error"
+    assert failed["exception"][0]["exc_type"] and failed["exception"][0]["frames"]
+    assert (
+        proc.stderr.strip().splitlines()[-1].startswith("error: 1 of 1 batch(es) did not succeed; first: a_chats.csv")
+    )
+
+    rc, stderr = run_in_terminal(
+        [sys.executable, "-m", "pipeline", "run"], cwd=REPO, env={**os.environ, **env}, timeout=300
+    )
+    assert rc == 1
+    assert "Traceback" not in stderr and 'File "' not in stderr
+    assert any("DbtBuild(" in line and "error" in line for line in stderr.splitlines())

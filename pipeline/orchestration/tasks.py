@@ -35,6 +35,7 @@ import contextlib
 import datetime as dt
 import functools
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,9 @@ from typing import Any
 import luigi
 import structlog
 
+from pipeline import logs
 from pipeline.errors import FileChanged, FileRejected, PipelineError, QualityGateFailed
+from pipeline.privacy.patterns import redact_python
 from pipeline.settings import Settings, load_settings
 from pipeline.stages import export, ingest, publish, quality, redact, transform
 from pipeline.store import db, landing, ledger
@@ -52,6 +55,25 @@ log = structlog.get_logger()
 
 #: Per-batch stages run before any warehouse-wide stage (see the batching policy above).
 AUDIT_PRIORITY = 100
+
+
+def _configure_luigi_cli_logging() -> None:
+    """``luigi --module pipeline.orchestration.tasks …``: our log stream, with Luigi's execution summary.
+
+    luigi.cfg says ``no_configure_logging`` (structlog owns logging), so under Luigi's own command
+    nothing would configure logging and its INFO summary ("Scheduled 5 tasks of which…") would be
+    lost. ``pipeline`` commands configure logging themselves (and keep Luigi's chatter at WARNING).
+    """
+    if Path(sys.argv[0]).name.startswith("luigi") and not logs.is_configured():
+        logs.configure("INFO", luigi_level="INFO")
+
+
+_configure_luigi_cli_logging()
+
+
+def status_text(text: str) -> str:
+    """A status message for the visualizer: one line, personal data redacted, bounded."""
+    return (redact_python(" ".join(str(text).split())) or "")[:300]
 
 
 def join_batch_ids(values) -> str:
@@ -138,9 +160,18 @@ class _Stage(_Task):
                 return
             self._run_stage()
 
+    #: Progress (percent of this task) once the stage's own work is done and its marker is next.
+    WORK_DONE = 90
+
+    def progress_update(self, percent: float, message: str) -> None:
+        """Progress and status message in the visualizer while the stage works (redacted, one line)."""
+        with contextlib.suppress(Exception):  # the visualizer is informative: never fail a stage over it
+            self.set_progress_percentage(max(0, min(100, round(percent))))
+            self.set_status_message(status_text(f"{self.stage_name}: {message}"))
+
     def _run_stage(self) -> None:
         log.info(f"{self.stage_name}.start", batches=len(self.batch_ids))
-        self.set_status_message(f"{self.stage_name}: running ({len(self.batch_ids)} batch(es))")
+        self.progress_update(1, f"starting ({len(self.batch_ids)} batch(es): {self.batch_id[:200]})")
         started = time.perf_counter()
         try:
             summary = self.do()
@@ -159,10 +190,14 @@ class _Stage(_Task):
                     json.dump(summary, out, indent=2, default=str)
         except BaseException as exc:
             self._record_failure(exc)
-            self.set_status_message(f"{self.stage_name}: failed: {failure_reason(exc)}")
+            with contextlib.suppress(Exception):
+                self.set_status_message(status_text(f"{self.stage_name}: failed: {failure_reason(exc)}"))
             raise
-        self.set_progress_percentage(self.progress)
-        self.set_status_message(f"{self.stage_name}: done")
+        self.progress_update(100, f"done in {summary['stage_seconds']:g}s: {self.done_text(summary)}")
+
+    def done_text(self, summary: dict[str, Any]) -> str:
+        """The counts of a finished stage, for its last status message."""
+        return f"{len(self.batch_ids)} batch(es)"
 
     def _record_failure(self, exc: BaseException) -> None:
         """Record a stage failure in the ledger; never masks the original error."""
@@ -218,7 +253,13 @@ class Ingest(_Stage):
             raise PipelineError(f"{path} is gone and batch {self.batch_id} was never ingested")
         # The file must still be the one this batch id was derived from: one rewritten since it
         # was queued is taken again under its new content (FileChanged), never half-loaded.
+        self.progress_update(5, f"reading and validating {landing.display_name(path.name)} ({_size(path)})")
         result = ingest.ingest_file(self.settings, path, expected_batch_id=self.batch_id)
+        self.progress_update(
+            self.WORK_DONE,
+            f"{result.status}: {result.rows_read:,} rows read, {result.rows_loaded:,} validated and loaded, "
+            f"{result.rows_quarantined:,} quarantined",
+        )
         if result.status == "rejected":
             raise FileRejected(result.error_code or "rejected", result.error or "file rejected")
         return {
@@ -229,6 +270,12 @@ class Ingest(_Stage):
             "reasons": result.reasons,
             "archived_to": str(result.archived_to) if result.archived_to else None,
         }
+
+    def done_text(self, summary: dict[str, Any]) -> str:
+        return (
+            f"{summary.get('rows_read', 0):,} rows read, {summary.get('rows_loaded', 0):,} loaded, "
+            f"{summary.get('rows_quarantined', 0):,} quarantined"
+        )
 
 
 class QualityGate(Ingest):
@@ -252,7 +299,16 @@ class QualityGate(Ingest):
                 "already_published": True,
                 "rows_published": publish.published_rows(self.settings, self.batch_id, record["dataset"]),
             }
+        self.progress_update(
+            10,
+            f"Soda scan of {record['rows_loaded'] or 0:,} {record['dataset']} rows with soda/{record['dataset']}.yml",
+        )
         result = quality.run_gate(self.settings, self.batch_id, record["dataset"], now=record["landed_at"])
+        self.progress_update(
+            70,
+            f"{len(result.checks)} checks: {len(result.checks) - len(result.failed) - len(result.warned)} passed, "
+            f"{len(result.warned)} warned, {len(result.failed)} failed" + ("" if result.passed else "; withholding"),
+        )
         if not result.passed:
             try:
                 quality.raise_for_result(result)
@@ -262,7 +318,14 @@ class QualityGate(Ingest):
                 publish.withhold(self.settings, self.batch_id, "quality_gate_failed", str(exc))
                 raise
         published = publish.publish(self.settings, self.batch_id, record["dataset"])
+        self.progress_update(self.WORK_DONE, f"published {published:,} rows to raw.{record['dataset']}")
         return {"passed": True, "warned": result.warned, "rows_published": published, "report": str(result.report_md)}
+
+    def done_text(self, summary: dict[str, Any]) -> str:
+        warned = summary.get("warned") or []
+        return f"passed, {summary.get('rows_published', 0):,} rows published" + (
+            f", {len(warned)} warning(s)" if warned else ""
+        )
 
 
 class _WarehouseStage(_Stage):
@@ -299,13 +362,37 @@ class DbtBuild(_WarehouseStage):
 
     def do(self) -> dict[str, Any]:
         db.wait_until_unlocked(self.settings)  # dbt-duckdb itself fails at once on a locked file
-        result = transform.build(self.settings)
+        self.progress_update(2, "dbt build starting")
+        result = transform.build(self.settings, on_event=self._dbt_event)
         return {
             "models_ok": result.models_ok,
             "tests_passed": result.tests_passed,
             "tests_warned": result.tests_warned,
             "duration_s": round(result.duration_s, 3),
         }
+
+    def _dbt_event(self, event: Any) -> None:
+        """dbtRunner callback: each finished node moves the bar ("12 of 31 nodes: model int_chats_localized ok")."""
+        with contextlib.suppress(Exception):
+            name = event.info.name
+            if name not in ("LogModelResult", "LogTestResult", "LogSeedResult", "LogSnapshotResult"):
+                return
+            data = event.data
+            # Nodes finish out of order (dbt runs several at once): count them, not their index.
+            self._finished_nodes = getattr(self, "_finished_nodes", 0) + 1
+            index, total = self._finished_nodes, int(getattr(data, "num_models", 0) or data.total)
+            node = getattr(getattr(data, "node_info", None), "node_name", "") or getattr(data, "name", "")
+            kind = "model" if name == "LogModelResult" else "test" if name == "LogTestResult" else "node"
+            self.progress_update(
+                2 + 88 * index / max(total, 1),
+                f"{index} of {total} models and tests built: {kind} {node} {data.status}",
+            )
+
+    def done_text(self, summary: dict[str, Any]) -> str:
+        return (
+            f"{summary.get('models_ok', 0)} models built, {summary.get('tests_passed', 0)} tests passed, "
+            f"{summary.get('tests_warned', 0)} warned"
+        )
 
 
 class Redact(_WarehouseStage):
@@ -317,7 +404,12 @@ class Redact(_WarehouseStage):
     progress = 80
 
     def do(self) -> dict[str, Any]:
+        self.progress_update(5, "redacting the marts and staging into share.duckdb")
         return redact.build_share(self.settings)
+
+    def done_text(self, summary: dict[str, Any]) -> str:
+        counts = ", ".join(f"{k}={v}" for k, v in summary.items() if isinstance(v, int) and not isinstance(v, bool))
+        return f"share.duckdb rebuilt ({counts[:200]})" if counts else "share.duckdb rebuilt"
 
 
 class ExportAnalysis(_WarehouseStage):
@@ -329,7 +421,11 @@ class ExportAnalysis(_WarehouseStage):
     progress = 100
 
     def do(self) -> dict[str, Any]:
+        self.progress_update(5, "writing analysis.json, CSVs, report.md and the plots")
         return export.export_analysis(self.settings)
+
+    def done_text(self, summary: dict[str, Any]) -> str:
+        return f"exports for {summary.get('batches', 0)} batch(es) in {summary.get('export', '')}"
 
     def _run_stage(self) -> None:
         super()._run_stage()
@@ -341,6 +437,14 @@ class ExportAnalysis(_WarehouseStage):
 
     def reached(self, record: dict[str, Any] | None) -> bool:
         return super().reached(record) and ledger.is_done(record)
+
+
+def _size(path: Path) -> str:
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return "size unknown"
+    return f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size:,} bytes"
 
 
 def resolve_batch(settings: Settings, path: Path) -> str:
@@ -399,7 +503,52 @@ class ProcessLanding(luigi.WrapperTask):
 
     def requires(self):
         settings = load_settings(landing=self.landing or None, warehouse=self.warehouse or None)
+        set_aside_unsupported(settings)
         return pending_tasks(settings, landing.discover(settings), landing=self.landing, warehouse=self.warehouse)
+
+
+#: Data files the pipeline cannot read, sitting in landing/ as if they would be taken. Anything
+#: else that is not a CSV (``manifest.json``, a README) is left alone, as the contract says.
+UNSUPPORTED_SUFFIXES = (
+    ".tsv", ".tab", ".psv", ".xlsx", ".xlsm", ".xls", ".ods", ".parquet", ".avro", ".orc",
+    ".zip", ".7z", ".rar", ".bz2", ".xz", ".zst", ".gz",
+)  # fmt: skip
+
+
+def is_unsupported(path: Path) -> bool:
+    """A visible regular file in landing/ that looks like data in a format the pipeline does not read."""
+    name = path.name.lower()
+    if name.startswith(".") or name.endswith(landing.IGNORED_SUFFIXES) or landing.is_candidate(path):
+        return False
+    return name.endswith(UNSUPPORTED_SUFFIXES) and path.is_file() and not path.is_symlink()
+
+
+def set_aside_unsupported(settings: Settings, *, wait: float = 0.0) -> list[Path]:
+    """Move unsupported data files out of landing/ into failed/ (``unsupported_file_type``), with a log line.
+
+    Each is logged once, as it moves; a file still being written (changed within the settle
+    time or open for writing) is waited for up to ``wait`` seconds, then left for the next scan.
+    """
+    if not settings.landing.is_dir():
+        return []
+    found = [p for p in settings.landing.iterdir() if is_unsupported(p)]
+    if not found:
+        return []
+    ready, _busy = landing.wait_until_settled(found, settings.settle_seconds, timeout=wait)
+    moved = []
+    for path in ready:
+        name = landing.display_name(path.name)
+        message = (
+            f"{name} is not a CSV file: the pipeline reads comma-separated *.csv or *.csv.gz exports only "
+            "(save it as CSV and drop it into landing/ again)"
+        )
+        try:
+            dest = landing.reject(settings, path, "unsupported_file_type", message, None)
+        except FileNotFoundError:
+            continue
+        log.warning("landing.unsupported_file", file=name, error_code="unsupported_file_type", moved_to=str(dest))
+        moved.append(dest)
+    return moved
 
 
 def resume_tasks(settings: Settings, **common: str) -> list[ExportAnalysis]:

@@ -176,7 +176,19 @@ class Watcher:
         long) the restart finishes them at the stage that failed. (Every run resumes them too;
         this makes start-up do it before anything new arrives.)
         """
-        runner.run(self.settings, [], scheduler_url=self.scheduler_url, own_signals=False)
+        started = time.perf_counter()
+        for outcome in runner.run(self.settings, [], scheduler_url=self.scheduler_url, own_signals=False):
+            if outcome.batch_id:
+                self.processed.append(outcome.batch_id)
+            log.info(
+                "watch.batch_end",
+                file=outcome.file,
+                batch_id=outcome.batch_id,
+                status=outcome.status,
+                error=outcome.error,
+                duration_s=round(time.perf_counter() - started, 3),
+                resumed=True,
+            )
 
     # ------------------------------------------------------------------ service
     def stop(self, *_args) -> None:

@@ -363,10 +363,10 @@ def redact_sql(expr: str, literal, column: str | None = None) -> str:
     cued = expr
     for regex, repl in steps[:CUE_PASSES]:
         cued = f"regexp_replace({cued}, {literal(regex)}, {literal(repl)}, 'g')"
-    if column is None:
-        expr = cued
-    else:
-        expr = f"(case when regexp_matches({column}, {literal(cue_guard_regex())}) then {cued} else {expr} end)"
+    # ``column`` is accepted for compatibility but no longer used for a cue guard: a ``case``
+    # repeats ``expr`` (the whole identifier chain) in the SQL text, which cost more than the
+    # cue passes it skipped (measured, 50k messages, 2 threads: 8.2k -> 18.3k messages/s).
+    expr = cued
     for regex, repl in steps[CUE_PASSES:]:
         if regex == PROTECT:
             expr = f"replace({expr}, {literal(regex)}, '')"

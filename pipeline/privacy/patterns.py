@@ -587,10 +587,9 @@ def _identifiers_sql(column: str) -> str:
     checked = _checked_sql(expr)
     expr = f"(case when regexp_matches({column}, {sql_literal(CHECKED_GUARD_REGEX)}) then {checked} else {expr} end)"
     expr = _replace_sql(expr, LOCAL_PHONE)
-    late = identifiers.apply_sql(expr, sql_literal, identifiers.LATE_RULES)
-    expr = (
-        f"(case when regexp_matches({column}, {sql_literal(identifiers.LATE_GUARD_REGEX)}) then {late} else {expr} end)"
-    )
+    # Unguarded: a case-when guard would repeat the whole chain so far (the classify pass
+    # included) in the SQL text, and every copy costs compile and run time.
+    expr = identifiers.apply_sql(expr, sql_literal, identifiers.LATE_RULES)
     tail = sql_literal(identifiers.CARD_TAIL_REGEX)
     expr = f"regexp_replace({expr}, {tail}, '\\1[CARD_EXPIRY]\\3[CVV]', 'g')"
     expr = _replace_sql(expr, IPV6)
@@ -702,8 +701,7 @@ def _scan(text: str, found: list[tuple[str, str]] | None) -> str:
         if _CHECKED_GUARD_RE.search(raw):
             text = _CHECKED_RE.sub(_checked(found), text.replace(SEP, "").replace(PREFIX_SEP, ""))
         text = _sub(LOCAL_PHONE, "local_phone", found)(text)
-        if identifiers.late_guard(raw):
-            text = identifiers.apply_python(text, found, identifiers.LATE_RULES)
+        text = identifiers.apply_python(text, found, identifiers.LATE_RULES)
         text = _CARD_TAIL_RE.sub(
             lambda m: m.group(1) + "[CARD_EXPIRY]" + (m.group(3) or "") + ("[CVV]" if m.group(4) else ""), text
         )

@@ -1,7 +1,13 @@
-"""Analysis export: ``analysis.json``, one CSV per table, ``report.md`` and ``hourly_heatmap.png``.
+"""Analysis export: ``analysis.json``, one CSV per table, ``report.md``, ``hourly_heatmap.png`` and
+``resolved_per_day.png``.
 
 The marts do the computing (dbt); this module reads them from the share layer
-(``share.duckdb``, written by the redaction stage), selects the top-10 lists and writes files. A complete set is written into a fresh version folder and then published by
+(``share.duckdb``, written by the redaction stage), selects the top-10 lists and writes files.
+Rankings of rates and means use only category groups with at least ``min_group_chats`` chats
+(the marts' ``meets_min_sample``) and say how many groups they left out. The data-quality
+section comes from the pipeline's own records, which carry counts and check names only: the
+ledger snapshot (``warehouse/ledger.snapshot.json``), the ingest markers (quarantine reasons)
+and the Soda reports (gate outcome, warnings). A complete set is written into a fresh version folder and then published by
 swapping the ``warehouse/exports`` symlink, so a reader never sees a half-written set.
 """
 
@@ -71,17 +77,35 @@ def collect(settings: Settings) -> dict[str, Any]:
         rates = _rows(
             con,
             f"""
-            select category_group_id::varchar as category_id, resolution_rate_pct
+            select category_group_id::varchar as category_id, resolution_rate_pct, total_chats, resolved_chats
             from category_resolution_rates
+            where meets_min_sample
             order by resolution_rate_pct asc, category_group_id::varchar asc limit {TOP_N}""",
         )
         fastest = _rows(
             con,
             f"""
-            select category_group_id::varchar as category_id, avg_resolution_hours
+            select category_group_id::varchar as category_id, avg_resolution_hours, resolved_chats
             from category_resolution_times
+            where meets_min_sample
             order by avg_resolution_hours asc, category_group_id::varchar asc limit {TOP_N}""",
         )
+        sample = {
+            key: dict(
+                zip(
+                    ("groups_ranked", "groups_excluded", "chats_excluded"),
+                    con.execute(
+                        f"""select count(*) filter (where meets_min_sample), count(*) filter (where not meets_min_sample),
+                                   coalesce(sum({size}) filter (where not meets_min_sample), 0)
+                            from {table}"""
+                    ).fetchone(),
+                )
+            )
+            for key, table, size in (
+                ("lowest_resolution_rate", "category_resolution_rates", "total_chats"),
+                ("fastest_resolution", "category_resolution_times", "resolved_chats"),
+            )
+        }
         hourly = _rows(
             con,
             """
@@ -101,9 +125,57 @@ def collect(settings: Settings) -> dict[str, Any]:
         "top_categories_by_chats": top,
         "lowest_resolution_rate": [{**r, "resolution_rate_pct": float(r["resolution_rate_pct"])} for r in rates],
         "fastest_resolution": [{**r, "avg_resolution_hours": float(r["avg_resolution_hours"])} for r in fastest],
+        "ranking_sample": {"min_group_chats": settings.min_group_chats, **sample},
         "hourly_distribution": hourly,
+        "data_quality": data_quality(settings),
         "_resolved_days": days,  # written as CSV, not part of analysis.json
     }
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def data_quality(settings: Settings) -> list[dict[str, Any]]:
+    """Per batch (arrival order): rows read, loaded and quarantined by reason, the gate's outcome and warnings.
+
+    From the ledger snapshot, the batch's ingest marker and its Soda report: counts, codes and
+    check names only (never row values). Duplicates are left out (nothing of them was loaded).
+    """
+    from pipeline.store import ledger  # the snapshot's reader; no database connection
+
+    snapshot = ledger.read_snapshot(settings.warehouse_db) or {"batches": []}
+    out = []
+    for b in snapshot["batches"]:
+        if b.get("status") == ledger.DUPLICATE:
+            continue
+        marker = _read_json(settings.state_dir / b["batch_id"] / "ingest.json") or {}
+        report = _read_json(settings.reports_dir / "soda" / f"{b['batch_id']}.json")
+        if report is None:
+            gate = "not scanned"
+        else:
+            gate = "passed" if report.get("passed") else "failed (withheld)"
+        checks = (report or {}).get("checks") or []
+        out.append(
+            {
+                "batch_id": b["batch_id"],
+                "file": b.get("file"),
+                "dataset": b.get("dataset"),
+                "rows_read": b.get("rows_read"),
+                "rows_loaded": b.get("rows_loaded"),
+                "rows_quarantined": b.get("rows_quarantined"),
+                "quarantine_reasons": marker.get("reasons") or {},
+                "gate": gate,
+                "warnings": [c["name"] for c in checks if c.get("outcome") == "warn"],
+                "failed_checks": [c["name"] for c in checks if c.get("outcome") == "fail"],
+                "error": b.get("error_code") if b.get("status") in (ledger.FAILED, ledger.REJECTED) else None,
+            }
+        )
+    return out
 
 
 def _write_csv(path: Path, rows: list[dict[str, Any]], fields: list[str]) -> None:
@@ -121,6 +193,50 @@ def _md_table(rows: list[dict[str, Any]], fields: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _excluded_note(doc: dict[str, Any], key: str, what: str) -> str:
+    sample = (doc.get("ranking_sample") or {}).get(key)
+    if not sample:
+        return ""
+    minimum = doc["ranking_sample"]["min_group_chats"]
+    return (
+        f"Ranked: {sample['groups_ranked']} category groups with at least {minimum} {what}; "
+        f"{sample['groups_excluded']} smaller group(s) ({sample['chats_excluded']} {what}) are left out "
+        "(setting `min_group_chats`).\n"
+    )
+
+
+def _quality_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for b in doc.get("data_quality") or []:
+        reasons = ", ".join(f"{code} {n}" for code, n in sorted(b["quarantine_reasons"].items())) or "-"
+        notes = [*(f"warn: {w}" for w in b["warnings"]), *(f"fail: {f}" for f in b["failed_checks"])]
+        if b.get("error"):
+            notes.append(f"error: {b['error']}")
+        rows.append(
+            {
+                "batch": b["batch_id"],
+                "file": b["file"],
+                "dataset": b["dataset"] or "-",
+                "read": _n(b["rows_read"]),
+                "loaded": _n(b["rows_loaded"]),
+                "quarantined": _n(b["rows_quarantined"]),
+                "by reason": reasons,
+                "gate": b["gate"],
+                "warnings": "; ".join(notes) or "-",
+            }
+        )
+    return rows
+
+
+def _n(value: Any) -> str:
+    return f"{value:,}" if isinstance(value, int) else "-"
+
+
+QUALITY_FIELDS = ["batch", "file", "dataset", "read", "loaded", "quarantined", "by reason", "gate", "warnings"]
+RATE_FIELDS = ["category_id", "resolution_rate_pct", "resolved_chats", "total_chats"]
+SPEED_FIELDS = ["category_id", "avg_resolution_hours", "resolved_chats"]
+
+
 def render_markdown(doc: dict[str, Any]) -> str:
     rpd = doc["resolved_per_day"]
     day_rows = [{"": k, **v} for k, v in rpd.items() if v]
@@ -136,12 +252,21 @@ def render_markdown(doc: dict[str, Any]) -> str:
         "## Ten most populous categories (customer-initiated, category not disabled)\n",
         _md_table(doc["top_categories_by_chats"], ["category_id", "chats"]),
         "## Ten lowest resolution rates (%)\n",
-        _md_table(doc["lowest_resolution_rate"], ["category_id", "resolution_rate_pct"]),
+        _md_table(doc["lowest_resolution_rate"], RATE_FIELDS),
+        _excluded_note(doc, "lowest_resolution_rate", "chats"),
         "## Ten fastest mean resolution times (hours)\n",
-        _md_table(doc["fastest_resolution"], ["category_id", "avg_resolution_hours"]),
+        _md_table(doc["fastest_resolution"], SPEED_FIELDS),
+        _excluded_note(doc, "fastest_resolution", "resolved chats"),
+        "## Resolved chats per local day\n",
+        "![resolved chats per day](resolved_per_day.png)\n",
         "## Chats by local weekday and hour\n",
         "![weekday × hour heatmap](hourly_heatmap.png)\n",
         _hourly_grid_md(doc["hourly_distribution"]),
+        "## Data quality\n",
+        "Per batch, in arrival order: records read, loaded and quarantined (by reason code; the rows are in "
+        "`landing/quarantine/<dataset>/<batch_id>.csv`), the quality gate's outcome and its warnings "
+        "(`warehouse/reports/soda/<batch_id>.md`).\n",
+        _md_table(_quality_rows(doc), QUALITY_FIELDS),
     ]
     return "\n".join(parts)
 
@@ -180,6 +305,29 @@ def draw_heatmap(hourly: list[dict[str, Any]], path: Path, timezone: str) -> Non
     plt.close(fig)
 
 
+def draw_resolved_per_day(days: list[dict[str, Any]], path: Path, timezone: str) -> None:
+    """Resolved chats per local day as bars; partial first/last days in a lighter colour."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(12, 4.2), dpi=110)
+    if days:
+        dates = [dt.date.fromisoformat(d["date"]) if isinstance(d["date"], str) else d["date"] for d in days]
+        colours = ["#9ecae1" if d["partial_day"] else "#3182bd" for d in days]
+        ax.bar(dates, [d["chats"] for d in days], color=colours, width=0.9)
+        fig.autofmt_xdate()
+    else:
+        ax.text(0.5, 0.5, "no resolved chats", ha="center", va="center", transform=ax.transAxes)
+    ax.set_xlabel(f"local resolution date ({timezone}); light bars = partial first/last day")
+    ax.set_ylabel("resolved chats")
+    ax.set_title("Resolved chats per local day")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
 def _day_sort(h: dict[str, Any]) -> tuple[int, int]:
     return WEEKDAYS.index(h["weekday"]), h["hour"]
 
@@ -198,13 +346,12 @@ def export_analysis(settings: Settings) -> dict[str, Any]:
         (work / "analysis.json").write_text(json.dumps(doc, indent=2, default=str) + "\n")
         _write_csv(work / "resolved_per_day.csv", days, ["date", "chats", "partial_day"])
         _write_csv(work / "top_categories_by_chats.csv", doc["top_categories_by_chats"], ["category_id", "chats"])
-        _write_csv(
-            work / "lowest_resolution_rate.csv", doc["lowest_resolution_rate"], ["category_id", "resolution_rate_pct"]
-        )
-        _write_csv(work / "fastest_resolution.csv", doc["fastest_resolution"], ["category_id", "avg_resolution_hours"])
+        _write_csv(work / "lowest_resolution_rate.csv", doc["lowest_resolution_rate"], RATE_FIELDS)
+        _write_csv(work / "fastest_resolution.csv", doc["fastest_resolution"], SPEED_FIELDS)
         _write_csv(work / "hourly_distribution.csv", doc["hourly_distribution"], ["weekday", "hour", "chats"])
         (work / "report.md").write_text(render_markdown(doc))
         draw_heatmap(doc["hourly_distribution"], work / "hourly_heatmap.png", settings.timezone)
+        draw_resolved_per_day(days, work / "resolved_per_day.png", settings.timezone)
         os.replace(work, target)
         _swap_link(settings.exports_dir, target)
         _prune(versions, keep=target)
@@ -239,9 +386,60 @@ def _prune(versions: Path, keep: Path, *, abandoned_after_s: float = 600.0) -> N
             shutil.rmtree(work, ignore_errors=True)
 
 
+def _text_table(rows: list[dict[str, Any]], fields: list[str], *, numeric: set[str] = frozenset()) -> str:
+    """An aligned plain-text table (numbers right-aligned) for a terminal."""
+    if not rows:
+        return "  (no rows)\n"
+    cells = [[str(r.get(f, "")) for f in fields] for r in rows]
+    widths = [max(len(f), *(len(c[i]) for c in cells)) for i, f in enumerate(fields)]
+
+    def line(values: list[str]) -> str:
+        return (
+            "  "
+            + "  ".join(v.rjust(w) if f in numeric else v.ljust(w) for v, w, f in zip(values, widths, fields)).rstrip()
+        )
+
+    return "\n".join([line(fields), line(["-" * w for w in widths]), *(line(c) for c in cells)]) + "\n"
+
+
+def render_text(doc: dict[str, Any]) -> str:
+    """The analysis document as plain text: headings underlined, tables aligned, no Markdown."""
+
+    def heading(text: str) -> str:
+        return f"\n{text}\n{'=' * len(text)}"
+
+    rpd = doc["resolved_per_day"]
+    days = [{"": k, **v} for k, v in rpd.items() if v]
+    hourly = {(h["weekday"], h["hour"]): h["chats"] for h in doc["hourly_distribution"]}
+    grid = [{"day": d[:3], **{f"{h:02d}": hourly.get((d, h), 0) for h in range(24)}} for d in WEEKDAYS]
+    hours = [f"{h:02d}" for h in range(24)]
+    parts = [
+        "Chat volume analysis",
+        f"generated {doc['generated_at']} · local time {doc['timezone']} · categories rolled up to "
+        f"{doc['category_rollup']} · {len(doc['batches'])} batch(es)",
+        heading("Resolved chats per day (local resolution date)"),
+        _text_table(days, ["", "date", "chats", "partial_day"], numeric={"chats"}),
+        heading("Median customer-initiated chats resolved per day"),
+        f"  {doc['median_customer_initiated_resolved_per_day']}",
+        heading("Ten most populous categories (customer-initiated, category not disabled)"),
+        _text_table(doc["top_categories_by_chats"], ["category_id", "chats"], numeric={"chats"}),
+        heading("Ten lowest resolution rates (%)"),
+        _text_table(doc["lowest_resolution_rate"], RATE_FIELDS, numeric=set(RATE_FIELDS[1:])),
+        "  " + _excluded_note(doc, "lowest_resolution_rate", "chats"),
+        heading("Ten fastest mean resolution times (hours)"),
+        _text_table(doc["fastest_resolution"], SPEED_FIELDS, numeric=set(SPEED_FIELDS[1:])),
+        "  " + _excluded_note(doc, "fastest_resolution", "resolved chats"),
+        heading("Chats by local weekday and hour"),
+        _text_table(grid, ["day", *hours], numeric=set(hours)),
+        heading("Data quality"),
+        _text_table(_quality_rows(doc), QUALITY_FIELDS, numeric={"read", "loaded", "quarantined"}),
+    ]
+    return "\n".join(parts)
+
+
 def render_terminal(settings: Settings) -> str:
     """The latest export's tables as plain text for ``python -m pipeline report``."""
     path = settings.exports_dir / "analysis.json"
     if not path.exists():
         raise PipelineError(f"no export yet at {path}: run `python -m pipeline run` first")
-    return render_markdown(json.loads(path.read_text()))
+    return render_text(json.loads(path.read_text()))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ import yaml
 from pipeline.contract import DATASET_COLUMNS
 from pipeline.errors import ConfigError, QualityGateFailed
 from pipeline.settings import Settings
-from pipeline.stages.quality_report import check_summary, error_text, write_reports
+from pipeline.stages.quality_report import check_summary, condition_text, error_text, write_reports
 from pipeline.store import db
 from pipeline.store.files import atomic_write_text
 
@@ -37,7 +38,31 @@ log = structlog.get_logger()
 DATA_SOURCE = "warehouse"
 #: Variables the checks files read. Soda resolves ${NAME} from environment variables FIRST,
 #: so a same-named environment variable would silently replace the value passed here.
-SCAN_VARIABLES = ("BATCH_ID", "NOW", "FRESHNESS_WARN_DAYS")
+SCAN_VARIABLES = (
+    "BATCH_ID",
+    "NOW",
+    "LAYER",
+    "FRESHNESS_WARN_DAYS",
+    "QUARANTINE_WARN_PCT",
+    "QUARANTINE_FAIL_PCT",
+    "ROW_COUNT_SWING_WARN_PCT",
+    "ROW_COUNT_HISTORY",
+)
+#: Where a batch's rows are: ``audit`` while in flight, ``raw`` once published.
+LAYERS = ("audit", "raw")
+
+
+def threshold_variables(settings: Settings) -> dict[str, str]:
+    """The gate's thresholds as scan variables: one place (settings / luigi.cfg), read by the checks files."""
+    return {
+        "FRESHNESS_WARN_DAYS": f"{settings.freshness_warn_days:g}",
+        "QUARANTINE_WARN_PCT": f"{settings.quarantine_warn_pct:g}",
+        "QUARANTINE_FAIL_PCT": f"{settings.quarantine_fail_pct:g}",
+        "ROW_COUNT_SWING_WARN_PCT": f"{settings.row_count_swing_warn_pct:g}",
+        "ROW_COUNT_HISTORY": str(settings.row_count_history),
+    }
+
+
 #: Batch ids are pasted into SQL by Soda's templating; allow only characters that cannot quote.
 _BATCH_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 
@@ -60,7 +85,7 @@ class GateResult:
 
 
 def soda_config_path() -> Path:
-    """The file Soda Core v3 reads telemetry settings from.
+    """The user's global Soda config (the first place Soda Core v3 looks; never written by the pipeline).
 
     ``soda.common.config_helper.ConfigHelper.LOAD_PATHS`` tries ``~/.soda/config.yml``, then
     ``./.soda/config.yml``, then ``/tmp/.soda/config.yml``, and uses the first that exists; when
@@ -68,6 +93,31 @@ def soda_config_path() -> Path:
     when ``soda.scan`` is first imported.
     """
     return Path.home() / ".soda" / "config.yml"
+
+
+#: The pipeline's own Soda config, with telemetry off and a fixed, anonymous cookie id (Soda
+#: writes the file when a key is missing; with both present it never writes).
+PIPELINE_SODA_CONFIG = {"send_anonymous_usage_stats": False, "user_cookie_id": "00000000-0000-0000-0000-000000000000"}
+
+
+def pipeline_soda_config() -> Path:
+    """The config the pipeline's scans read instead of the user's: a private file under the temp dir.
+
+    Not under the warehouse (a scan of a missing warehouse must not create its folder) and not
+    under HOME (the user's global Soda config is theirs).
+    """
+    folder = Path(tempfile.gettempdir()) / f"pipeline-soda-{os.getuid()}"
+    path = folder / "config.yml"
+    try:
+        current = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
+    except (OSError, yaml.YAMLError):
+        current = None
+    if current != PIPELINE_SODA_CONFIG:
+        folder.mkdir(mode=0o700, exist_ok=True)
+        if folder.is_symlink() or folder.stat().st_uid != os.getuid():
+            raise ConfigError(f"{folder} is not a folder of this user; remove it")
+        atomic_write_text(path, yaml.safe_dump(PIPELINE_SODA_CONFIG, sort_keys=False))
+    return path
 
 
 def ensure_soda_telemetry_off(path: Path | None = None) -> Path:
@@ -89,18 +139,27 @@ def ensure_soda_telemetry_off(path: Path | None = None) -> Path:
     return path
 
 
-def _import_scan():
-    """Import Soda only after its telemetry switch is off (it reads the switch at import time)."""
-    ensure_soda_telemetry_off()
-    from soda.common.config_helper import ConfigHelper
-    from soda.scan import Scan
+def _import_scan(settings: Settings):
+    """Import Soda with its telemetry off, without reading or writing the user's ``~/.soda``.
 
-    if ConfigHelper.get_instance().send_anonymous_usage_stats:
-        log.warning(
-            "quality_gate.soda_telemetry_on",
-            detail="soda was imported before its config could be set; restart the process to turn it off",
-            soda_config=str(soda_config_path()),
-        )
+    Soda's config singleton (``ConfigHelper``) is created first with the pipeline's own file put
+    in front of its load paths (its documented ``path`` argument), so that file is the one read,
+    and the one written should Soda ever miss a key; ``soda.scan`` (whose import starts the
+    telemetry) comes after. If Soda was imported earlier in this process with telemetry on, the
+    switch is turned off on the live objects.
+    """
+    from soda.common.config_helper import ConfigHelper
+
+    helper = ConfigHelper.get_instance(str(pipeline_soda_config()))
+    if helper.send_anonymous_usage_stats:
+        helper.config["send_anonymous_usage_stats"] = False  # the dict Soda reads the switch from
+    from soda.scan import Scan
+    from soda.telemetry.soda_telemetry import SodaTelemetry
+
+    telemetry = SodaTelemetry.get_instance()
+    if getattr(telemetry, "_SodaTelemetry__send", False):
+        telemetry._SodaTelemetry__send = False
+        log.info("quality_gate.soda_telemetry_turned_off", detail="soda was imported before the gate set its config")
     return Scan
 
 
@@ -157,7 +216,7 @@ def _scan(settings: Settings, dataset: str, scan_variables: dict[str, str]) -> t
         config_str = configuration_yaml(settings)
     except (OSError, ValueError, yaml.YAMLError) as exc:
         return {}, [f"cannot read Soda configuration: {exc}"]
-    Scan = _import_scan()
+    Scan = _import_scan(settings)
     scan = Scan()
     scan.set_data_source_name(DATA_SOURCE)
     scan.set_scan_definition_name(f"{dataset}_gate")
@@ -181,22 +240,34 @@ def run_gate(
     *,
     now: datetime,
     variables: dict[str, str] | None = None,
+    layer: str = "audit",
+    report_suffix: str = "",
 ) -> GateResult:
     """Scan the audit rows of ``batch_id`` with ``soda/<dataset>.yml`` and write its reports.
 
     (Long: argument checks, the scan, the report and its log line; the report is one literal.)
 
     ``now`` is the batch's landing time (freshness is measured against it; naive = UTC).
-    ``variables`` adds scan variables, e.g. ``{"FRESHNESS_WARN_DAYS": "30"}`` (BATCH_ID and NOW
-    always come from the arguments).
+    ``variables`` adds scan variables, e.g. ``{"FRESHNESS_WARN_DAYS": "30"}`` over the
+    thresholds from the settings (BATCH_ID, NOW and LAYER always come from the arguments).
+    ``layer``: ``audit`` (the gate) or ``raw`` (re-scanning a published batch, see :func:`rescan`);
+    ``report_suffix`` names its report apart from the gate's.
     A scan that cannot run (bad YAML, missing file, no connection, SQL error) is a failure.
     """
     if dataset not in DATASET_COLUMNS:
         raise ConfigError(f"no quality checks for dataset {dataset!r}; expected one of {sorted(DATASET_COLUMNS)}")
     if not _BATCH_ID_RE.match(batch_id or ""):
         raise ConfigError(f"batch id {batch_id!r} is not a safe identifier (letters, digits, _ . : -)")
+    if layer not in LAYERS:
+        raise ConfigError(f"layer must be one of {', '.join(LAYERS)}, not {layer!r}")
     now_utc = now.replace(tzinfo=timezone.utc) if now.tzinfo is None else now.astimezone(timezone.utc)
-    scan_variables = {**(variables or {}), "BATCH_ID": batch_id, "NOW": now_utc.isoformat()}
+    scan_variables = {
+        **threshold_variables(settings),
+        **(variables or {}),
+        "BATCH_ID": batch_id,
+        "NOW": now_utc.isoformat(),
+        "LAYER": layer,
+    }
     checks_file = settings.soda_dir / f"{dataset}.yml"
     # Soda prefers environment variables over scan variables: refuse to audit the wrong rows.
     errors = [
@@ -218,6 +289,8 @@ def run_gate(
     report = {
         "batch_id": batch_id,
         "dataset": dataset,
+        "layer": layer,
+        "report_name": f"{batch_id}{report_suffix}",
         "passed": passed,
         "summary": {
             "passed": sum(c["outcome"] == "pass" for c in checks),
@@ -263,6 +336,35 @@ def run_gate(
     )
 
 
+def rescan(settings: Settings, batch_id: str) -> GateResult:
+    """Scan a known batch again where its rows are now: audit while in flight, raw once published.
+
+    The report goes to ``reports/soda/<batch_id>.rescan.{json,md}``; the gate's own report stays.
+    """
+    from pipeline.store import db, ledger
+
+    if not settings.warehouse_db.exists():
+        raise ConfigError(f"no warehouse at {settings.warehouse_db}: nothing has been processed there yet")
+    with db.connect(settings, read_only=True) as con:
+        record = ledger.get(con, batch_id)
+    if record is None or record["status"] == ledger.DUPLICATE:
+        raise ConfigError(f"batch {batch_id} is not in the ledger (see `pipeline status`)")
+    if record["dataset"] not in DATASET_COLUMNS:
+        raise ConfigError(f"batch {batch_id} was never loaded ({record['status']}: {record['error']}); nothing to scan")
+    if ledger.stage_reached(record, "published"):
+        layer = "raw"
+    elif ledger.stage_reached(record, "ingested"):
+        layer = "audit"
+    else:
+        raise ConfigError(
+            f"batch {batch_id} has no rows in the warehouse ({record['status']} at stage {record['stage']}): "
+            "retry it with `pipeline retry` first"
+        )
+    return run_gate(
+        settings, batch_id, record["dataset"], now=record["landed_at"], layer=layer, report_suffix=".rescan"
+    )
+
+
 def _close_connections(scan: Any) -> None:
     """Close Soda's DuckDB connection now.
 
@@ -277,12 +379,21 @@ def _close_connections(scan: Any) -> None:
             log.warning("quality_gate.close_failed", error=str(exc))
 
 
+def _fail_condition(check: dict) -> str:
+    return condition_text(check["thresholds"]["fail"], check.get("unit", ""))
+
+
 def raise_for_result(result: GateResult) -> GateResult:
     """Raise QualityGateFailed naming the failed checks (and scan errors) with their values."""
     if result.passed:
         return result
     by_name = {c["name"]: c for c in result.checks}
-    parts = [f"{name} (measured {by_name[name]['value_text']})" for name in result.failed]
+    parts = [
+        f"{name} (measured {by_name[name]['value_text']}, fail {_fail_condition(by_name[name])})"
+        if "fail" in by_name[name].get("thresholds", {})
+        else f"{name} (measured {by_name[name]['value_text']})"
+        for name in result.failed
+    ]
     parts += [f"scan error: {error}" for error in result.errors]
     raise QualityGateFailed(
         f"{result.dataset} batch {result.batch_id} failed the quality gate: "

@@ -30,6 +30,54 @@ _KEPT_DIAGNOSTICS = (
 )
 
 
+_OPS = {"greaterThan": ">", "greaterThanOrEqual": ">=", "lessThan": "<", "lessThanOrEqual": "<=", "equal": "="}
+
+
+def unit_of(name: str | None) -> str:
+    """The unit a check measures in, from its name (every check is named; see soda/*.yml)."""
+    text = name or ""
+    if "%" in text:
+        return "%"
+    if "schema" in text:
+        return ""
+    if "recent relative to NOW" in text:
+        return "days"
+    return "rows"
+
+
+def _num(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, (int, float)) else str(value)
+
+
+def _with_unit(value: Any, unit: str) -> str:
+    return f"{_num(value)} {unit}" if unit else _num(value)
+
+
+def condition_text(bounds: dict, unit: str) -> str:
+    """Soda's threshold dict (when the check warns or fails) as text: ``> 5 %``, ``≠ 0 rows``, ``outside -1..1500 days``."""
+    low, high = (
+        bounds.get("lessThan", bounds.get("lessThanOrEqual")),
+        bounds.get("greaterThan", bounds.get("greaterThanOrEqual")),
+    )
+    if low is not None and high is not None:
+        if low == high:
+            return f"≠ {_with_unit(low, unit)}"
+        if low < high:
+            return f"outside {_num(low)}..{_with_unit(high, unit)}"
+    return " and ".join(f"{_OPS.get(op, op)} {_with_unit(v, unit)}" for op, v in bounds.items())
+
+
+def threshold_text(name: str | None, thresholds: dict, unit: str) -> str:
+    """When the check warns and when it fails, with the unit; Soda's defaults where the check states none."""
+    if "schema" in (name or ""):
+        return "fail on a missing column or a wrong type"
+    if not thresholds:
+        return f"fail > 0 {unit}".strip()  # failed rows checks: any failing row fails
+    return ", ".join(
+        f"{level} {condition_text(thresholds[level], unit)}" for level in ("warn", "fail") if level in thresholds
+    )
+
+
 def check_summary(check: dict) -> dict:
     diagnostics = check.get("diagnostics") or {}
     kept = {key: diagnostics[key] for key in _KEPT_DIAGNOSTICS if diagnostics.get(key) not in (None, [], {})}
@@ -62,7 +110,8 @@ def check_summary(check: dict) -> dict:
             )
         )
     else:
-        value_text = "n/a" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+        value_text = "n/a" if value is None else _with_unit(value, unit_of(check.get("name")))
+    unit = unit_of(check.get("name"))
     return {
         "name": check.get("name"),
         "dataset": check.get("table"),
@@ -71,6 +120,8 @@ def check_summary(check: dict) -> dict:
         "value": value,
         "value_text": value_text,
         "thresholds": thresholds,
+        "unit": unit,
+        "threshold_text": threshold_text(check.get("name"), thresholds, unit),
         "diagnostics": kept,
     }
 
@@ -100,12 +151,19 @@ def render_markdown(report: dict) -> str:
         f"{s['failed']} failed, {s['errors']} scan errors in {report['duration_s']}s "
         f"(NOW = {report['variables'].get('NOW')}).",
         "",
-        "| Check | Outcome | Measured value |",
-        "| --- | --- | --- |",
+        "| Check | Outcome | Measured value | Threshold |",
+        "| --- | --- | --- | --- |",
     ]
     order = {"fail": 0, "warn": 1, "pass": 2}
     for check in sorted(report["checks"], key=lambda c: (order.get(c["outcome"], 3), c["name"] or "")):
-        lines.append(f"| {_md_cell(check['name'])} | {_md_cell(check['outcome'])} | {_md_cell(check['value_text'])} |")
+        lines.append(
+            f"| {_md_cell(check['name'])} | {_md_cell(check['outcome'])} | {_md_cell(check['value_text'])} "
+            f"| {_md_cell(check.get('threshold_text', ''))} |"
+        )
+    variables = report.get("variables") or {}
+    settings_used = [f"`{k}` = {v}" for k, v in sorted(variables.items()) if k not in ("BATCH_ID", "NOW")]
+    if settings_used:
+        lines += ["", "Scan variables (thresholds from luigi.cfg `[pipeline]`): " + ", ".join(settings_used) + "."]
     if report["errors"]:
         lines += ["", "## Scan errors", ""] + [f"- {_md_cell(error)}" for error in report["errors"]]
     return "\n".join(lines) + "\n"
@@ -115,8 +173,9 @@ def write_reports(settings: Settings, report: dict) -> tuple[Path, Path]:
     """Write the JSON and the Markdown report of one scan; returns their paths."""
     out_dir = settings.reports_dir / "soda"
     out_dir.mkdir(parents=True, exist_ok=True)
-    report_json = out_dir / f"{report['batch_id']}.json"
-    report_md = out_dir / f"{report['batch_id']}.md"
+    name = report.get("report_name") or report["batch_id"]
+    report_json = out_dir / f"{name}.json"
+    report_md = out_dir / f"{name}.md"
     atomic_write_text(report_json, json.dumps(report, indent=2, default=str) + "\n")
     atomic_write_text(report_md, render_markdown(report))
     return report_json, report_md

@@ -13,7 +13,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,8 +77,12 @@ def _dbt_environment(settings: Settings) -> Iterator[None]:
                 os.environ[name] = value
 
 
-def _dbt_vars(settings: Settings) -> dict[str, str]:
-    return {"timezone": settings.timezone, "category_rollup": settings.category_rollup}
+def _dbt_vars(settings: Settings) -> dict[str, Any]:
+    return {
+        "timezone": settings.timezone,
+        "category_rollup": settings.category_rollup,
+        "min_group_chats": settings.min_group_chats,
+    }
 
 
 def _common_args(settings: Settings) -> list[str]:
@@ -111,14 +115,14 @@ def _forward_event(event: Any) -> None:
         )
 
 
-def _invoke(settings: Settings, command: Sequence[str]) -> Any:
+def _invoke(settings: Settings, command: Sequence[str], on_event: Callable[[Any], None] | None = None) -> Any:
     # Imported here: dbt is heavy to import and only this stage needs it.
     from dbt.cli.main import dbtRunner
 
     args = [*command, *_common_args(settings), "--log-level", "none", "--log-level-file", "info", "--no-use-colors"]
     with _dbt_environment(settings):
         try:
-            return dbtRunner(callbacks=[_forward_event]).invoke(args)
+            return dbtRunner(callbacks=[_forward_event, *([on_event] if on_event else [])]).invoke(args)
         finally:
             _release_warehouse()
 
@@ -200,7 +204,13 @@ def _vars_changed(settings: Settings) -> bool:
     return not path.exists() or json.loads(path.read_text()) != _dbt_vars(settings)
 
 
-def build(settings: Settings, *, select: str | None = None, full_refresh: bool = False) -> TransformResult:
+def build(
+    settings: Settings,
+    *,
+    select: str | None = None,
+    full_refresh: bool = False,
+    on_event: Callable[[Any], None] | None = None,
+) -> TransformResult:
     """Run ``dbt build`` (models and their tests, in DAG order) against the warehouse.
 
     Incremental by default: staging and the localized chats take in only what the batches
@@ -210,13 +220,14 @@ def build(settings: Settings, *, select: str | None = None, full_refresh: bool =
     ``select`` is a dbt selection (e.g. ``"+category_chat_volume"``); all nodes when None.
     Raises :class:`TransformFailed` naming the failing node(s) when a model errors or an
     error-severity test fails; warn-severity tests only show up in ``tests_warned``.
+    ``on_event`` gets every dbt event too (the Luigi task's progress: node results).
     """
     full_refresh = full_refresh or _vars_changed(settings)
     command = ["build", *(["--select", *select.split()] if select else [])]
     if full_refresh:
         command.append("--full-refresh")
     started = time.monotonic()
-    outcome = _invoke(settings, command)
+    outcome = _invoke(settings, command, on_event)
     result = _summarise(outcome, round(time.monotonic() - started, 3))
     log.info(
         "transform.build",

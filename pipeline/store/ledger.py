@@ -17,11 +17,16 @@ Status values: ``queued``, ``running``, ``done``, ``failed``, ``rejected``, ``du
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import duckdb
+
+from pipeline.store.files import atomic_write_text
 
 QUEUED, RUNNING, DONE, FAILED, REJECTED, DUPLICATE = "queued", "running", "done", "failed", "rejected", "duplicate"
 STATUSES = (QUEUED, RUNNING, DONE, FAILED, REJECTED, DUPLICATE)
@@ -100,7 +105,18 @@ class Registration:
 
 
 # --------------------------------------------------------------------------- verbs
-def register(
+def register(con: duckdb.DuckDBPyConnection, **kwargs: Any) -> Registration:
+    """Record a landed file. Same content already queued/running/done ⇒ a ``duplicate`` row.
+
+    Content that previously failed or was rejected is a retry: the existing row is re-queued
+    and keeps its arrival ``seq``. (See :func:`_register`; this wrapper refreshes the snapshot.)
+    """
+    registration = _register(con, **kwargs)
+    _snapshot(con)
+    return registration
+
+
+def _register(
     con: duckdb.DuckDBPyConnection,
     *,
     file: str,
@@ -174,6 +190,7 @@ def forget(con: duckdb.DuckDBPyConnection, batch_id: str) -> None:
     con.execute(
         "delete from meta.batches where batch_id = ? and status = ? and stage = 'registered'", [batch_id, QUEUED]
     )
+    _snapshot(con)
 
 
 def start(con: duckdb.DuckDBPyConnection, batch_id: str) -> None:
@@ -225,6 +242,42 @@ def _set(con: duckdb.DuckDBPyConnection, batch_id: str, **fields: Any) -> None:
     fields["updated_at"] = now()
     assignments = ", ".join(f"{name} = ?" for name in fields)
     con.execute(f"update meta.batches set {assignments} where batch_id = ?", [*fields.values(), batch_id])
+    _snapshot(con)
+
+
+# --------------------------------------------------------------------------- snapshot for readers
+#: Beside ``warehouse.duckdb``: the ledger as JSON, rewritten atomically after every change.
+SNAPSHOT_NAME = "ledger.snapshot.json"
+
+
+def snapshot_path(database: Path) -> Path:
+    return Path(database).with_name(SNAPSHOT_NAME)
+
+
+def _snapshot(con: duckdb.DuckDBPyConnection) -> None:
+    """Write the ledger as JSON beside the database file, for readers while a writer works.
+
+    DuckDB lets one process hold a read-write file and no other process even read it, so
+    ``pipeline status`` would wait for the writer's whole stage. The snapshot is what it
+    reads then. Written inside the writer's transaction it can run ahead of a commit that
+    later rolls back; the next change (the ``fail`` that follows) rewrites it. Best effort:
+    a snapshot that cannot be written (disk full) never fails the verb that changed the ledger.
+    """
+    with contextlib.suppress(Exception):
+        row = con.execute("select path from duckdb_databases() where database_name = current_database()").fetchone()
+        if not row or not row[0]:
+            return  # an in-memory database: nothing to share
+        payload = {"written_at": now().isoformat() + "Z", "batches": all_batches(con)}
+        atomic_write_text(snapshot_path(Path(row[0])), json.dumps(payload, default=str, indent=1) + "\n")
+
+
+def read_snapshot(database: Path) -> dict[str, Any] | None:
+    """The last snapshot written beside ``database`` (``written_at``, ``batches``), or None."""
+    try:
+        payload = json.loads(snapshot_path(database).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return payload if isinstance(payload, dict) and isinstance(payload.get("batches"), list) else None
 
 
 # --------------------------------------------------------------------------- questions

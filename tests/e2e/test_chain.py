@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -27,11 +28,17 @@ from tests.helpers import REPO, pipeline_cmd, write
 from tests.helpers import luigi_api as _api
 
 TZ = ZoneInfo("Australia/Melbourne")
+MIN_GROUP_CHATS = 30  # luigi.cfg [pipeline] min_group_chats
 TRUE = {"true", "t", "1", "yes"}
 FALSE = {"false", "f", "0", "no"}
 
 
 # --------------------------------------------------------------------------- independent model
+def _round2(value: float) -> float:
+    """Two decimals, half away from zero, as DuckDB's round() does (Python's round() halves to even)."""
+    return float(Decimal(repr(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
 def _ts(text: str) -> dt.datetime:
     value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     if value.tzinfo is None:
@@ -99,8 +106,15 @@ def expected_analysis(folder: Path) -> dict:
             if c["resolved"]:
                 resolved[g] += 1
                 hours[g].append((c["resolved"] - c["created"]).total_seconds() / 3600)
-    rates = sorted(((g, round(resolved[g] / totals[g] * 100, 2)) for g in totals), key=lambda kv: (kv[1], kv[0]))
-    speed = sorted(((g, round(statistics.fmean(h), 2)) for g, h in hours.items()), key=lambda kv: (kv[1], kv[0]))
+    # rankings use only groups with at least MIN_GROUP_CHATS chats (resolved chats for the times)
+    rates = sorted(
+        ((g, _round2(resolved[g] / totals[g] * 100)) for g in totals if totals[g] >= MIN_GROUP_CHATS),
+        key=lambda kv: (kv[1], kv[0]),
+    )
+    speed = sorted(
+        ((g, _round2(statistics.fmean(h))) for g, h in hours.items() if len(h) >= MIN_GROUP_CHATS),
+        key=lambda kv: (kv[1], kv[0]),
+    )
     hourly = Counter((local(c["created"]).strftime("%A"), local(c["created"]).hour) for c in chats)
 
     def day(kv):
@@ -112,8 +126,26 @@ def expected_analysis(folder: Path) -> dict:
         "top_categories_by_chats": [
             {"category_id": g, "chats": n} for g, n in sorted(volume.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
         ],
-        "lowest_resolution_rate": [{"category_id": g, "resolution_rate_pct": r} for g, r in rates[:10]],
-        "fastest_resolution": [{"category_id": g, "avg_resolution_hours": h} for g, h in speed[:10]],
+        "lowest_resolution_rate": [
+            {"category_id": g, "resolution_rate_pct": r, "total_chats": totals[g], "resolved_chats": resolved[g]}
+            for g, r in rates[:10]
+        ],
+        "fastest_resolution": [
+            {"category_id": g, "avg_resolution_hours": h, "resolved_chats": len(hours[g])} for g, h in speed[:10]
+        ],
+        "ranking_sample": {
+            "min_group_chats": MIN_GROUP_CHATS,
+            "lowest_resolution_rate": {
+                "groups_ranked": len(rates),
+                "groups_excluded": len(totals) - len(rates),
+                "chats_excluded": sum(n for n in totals.values() if n < MIN_GROUP_CHATS),
+            },
+            "fastest_resolution": {
+                "groups_ranked": len(speed),
+                "groups_excluded": len(hours) - len(speed),
+                "chats_excluded": sum(len(h) for h in hours.values() if len(h) < MIN_GROUP_CHATS),
+            },
+        },
         "hourly": hourly,
     }
 
@@ -153,7 +185,9 @@ def test_exported_numbers_match_an_independent_computation(chain):
         "top_categories_by_chats",
         "lowest_resolution_rate",
         "fastest_resolution",
+        "ranking_sample",
         "hourly_distribution",
+        "data_quality",
     }
     assert doc["timezone"] == "Australia/Melbourne" and doc["category_rollup"] == "parent"
     assert [b["batch_id"] for b in doc["batches"]] == [o.batch_id for o in chain[2]]
@@ -163,8 +197,10 @@ def test_exported_numbers_match_an_independent_computation(chain):
         "top_categories_by_chats",
         "lowest_resolution_rate",
         "fastest_resolution",
+        "ranking_sample",
     ):
         assert doc[key] == want[key], key
+    assert want["ranking_sample"]["lowest_resolution_rate"]["groups_excluded"] > 0, "the minimum must matter here"
     got_hourly = {(h["weekday"], h["hour"]): h["chats"] for h in doc["hourly_distribution"]}
     assert len(got_hourly) == 168
     assert {k: v for k, v in got_hourly.items() if v} == dict(want["hourly"])
@@ -177,6 +213,7 @@ def test_export_set_is_complete_and_readable(chain):
         "analysis.json",
         "report.md",
         "hourly_heatmap.png",
+        "resolved_per_day.png",
         "resolved_per_day.csv",
         "top_categories_by_chats.csv",
         "lowest_resolution_rate.csv",
@@ -186,6 +223,9 @@ def test_export_set_is_complete_and_readable(chain):
     assert (settings.exports_dir / "hourly_heatmap.png").read_bytes()[:4] == b"\x89PNG"
     report = (settings.exports_dir / "report.md").read_text()
     assert "## Ten lowest resolution rates" in report and "| category_id | chats |" in report
+    assert "| category_id | resolution_rate_pct | resolved_chats | total_chats |" in report
+    assert "smaller group(s)" in report and "(setting `min_group_chats`)" in report
+    assert (settings.exports_dir / "resolved_per_day.png").read_bytes()[:4] == b"\x89PNG"
     with open(settings.exports_dir / "hourly_distribution.csv") as fh:
         assert sum(1 for _ in fh) == 169
     assert settings.exports_dir.is_symlink(), "published by an atomic symlink swap"
@@ -233,11 +273,12 @@ def test_soda_failure_stops_the_batch_before_dbt_and_keeps_published_data(chain,
     with duckdb.connect(str(settings.warehouse_db), read_only=True) as con:
         before = con.execute("select count(*) from raw.categories").fetchone()[0]
         marts_before = con.execute("select count(*), sum(chats) from marts.category_chat_volume").fetchone()
-    rows = "".join(f"{i:08x}-1111-4000-8000-000000000000,,\n" for i in range(12))  # 12 empty `disabled`
+    # 1 good row, 11 with an invalid id: 92% of the file is quarantined, over the 5% threshold
+    rows = "".join(f"not-a-uuid-{i},,true\n" for i in range(11)) + "00000001-1111-4000-8000-000000000000,,\n"
     write(settings.landing / "bad_categories.csv", "id,parent_id,disabled\n" + rows)
     [outcome] = run_pending(settings)
     assert outcome.status == "failed"
-    assert "disabled" in outcome.error
+    assert "categories quarantined share of records (%) (measured 91.67 %, fail > 5 %)" in outcome.error
     with duckdb.connect(str(settings.warehouse_db), read_only=True) as con:
         assert con.execute("select count(*) from raw.categories").fetchone()[0] == before
         assert con.execute("select count(*) from audit.categories").fetchone()[0] == 0

@@ -314,8 +314,11 @@ def test_name_level_files_through_run_pending(settings, tmp_path):
     assert [p.name.split("__", 1)[1] for p in settings.failed_dir.glob("*.error.json")] == ["chäts_ü.csv.error.json"]
 
 
-def test_cycle_and_all_invalid_through_run_pending(settings):
+def test_cycle_and_all_invalid_through_run_pending(settings, monkeypatch):
     """A parent cycle must not hang dbt's recursive `disabled` inheritance; an all-invalid batch fails the gate."""
+    # 1 of the cycle file's 13 records is quarantined (7.69%): over the gate's 5% default, which
+    # is not what this test is about.
+    monkeypatch.setenv("PIPELINE_QUARANTINE_FAIL_PCT", "10")
     for name in ("cycle_chain_categories.csv", "all_rows_invalid_chats.csv"):
         shutil.copyfile(CORPUS / name, settings.landing / name)
     outcomes = {o.file: o for o in run_pending(settings)}

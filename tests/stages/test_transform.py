@@ -216,6 +216,7 @@ def _expected_category_marts(rollup: str) -> dict[str, list[dict]]:
                 "total_chats": totals[g],
                 "resolved_chats": resolved[g],
                 "resolution_rate_pct": pytest.approx(r),
+                "meets_min_sample": totals[g] >= 30,  # var min_group_chats (setting, default 30)
                 "rate_rank": i,
             }
             for i, (g, r) in enumerate(rate_rows, 1)
@@ -225,6 +226,7 @@ def _expected_category_marts(rollup: str) -> dict[str, list[dict]]:
                 "category_group_id": g,
                 "resolved_chats": len(hours[g]),
                 "avg_resolution_hours": pytest.approx(t),
+                "meets_min_sample": len(hours[g]) >= 30,
                 "speed_rank": i,
             }
             for i, (g, t) in enumerate(time_rows, 1)

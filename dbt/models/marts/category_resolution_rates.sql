@@ -38,6 +38,8 @@ final as (
         total_chats,
         resolved_chats,
         resolution_rate_pct,
+        -- a rate over a handful of chats says little: rankings use groups with enough of them
+        total_chats >= {{ var('min_group_chats', 30) }} as meets_min_sample,
         -- ranked on the published (rounded) rate, so equal-looking rates tie-break by id
         row_number() over (
             order by resolution_rate_pct asc, cast(category_group_id as varchar) asc

@@ -27,6 +27,8 @@ final as (
         category_group_id,
         resolved_chats,
         avg_resolution_hours,
+        -- a mean over a handful of resolved chats says little: rankings use groups with enough
+        resolved_chats >= {{ var('min_group_chats', 30) }} as meets_min_sample,
         -- ranked on the published (rounded) average, so equal-looking times tie-break by id
         row_number() over (
             order by avg_resolution_hours asc, cast(category_group_id as varchar) asc

@@ -62,24 +62,30 @@ class IngestResult:
     archived_to: Path | None = None
 
 
+def _scan(settings: Settings, path: Path) -> tuple[FileFacts | None, FileRejected | None, str, int]:
+    """The file's facts, or the limit it broke (the pass stopped early), and its sha256 and size."""
+    limits = Limits(settings.max_text_bytes, settings.max_blank_lines, settings.max_record_bytes)
+    try:
+        facts = scan_file(path, index=True, limits=limits)
+    except FileRejected as exc:  # over a limit: rejected whole by the caller, once registered
+        return None, exc, sha256_of(path), path.stat().st_size
+    return facts, None, facts.sha256, facts.size_bytes
+
+
 def ingest_file(settings: Settings, path: Path, *, expected_batch_id: str | None = None) -> IngestResult:
     """Run the ingest stage for one landed file (see module docstring).
 
     ``expected_batch_id``: the id the file was queued under; a file whose content no longer
     matches raises :class:`~pipeline.errors.FileChanged` before anything is recorded.
+    (Long: every outcome of a file — duplicate, resumed, rejected, failed, changed, loaded — is
+    decided here in one connection, so each ledger verb is next to its move.)
     """
     path = Path(path)
     name = landing.display_name(path.name)  # any byte string a producer used, as printable text
     dataset = landing.classify(name, settings)
     structlog.contextvars.bind_contextvars(file=name, dataset=dataset)
     path = landing.utf8_path(path)  # DuckDB reads UTF-8 names only
-    limits = Limits(settings.max_text_bytes, settings.max_blank_lines, settings.max_record_bytes)
-    try:
-        facts, too_large = scan_file(path, index=True, limits=limits), None
-        sha256, size_bytes = facts.sha256, facts.size_bytes
-    except FileRejected as exc:  # over a limit: the pass stopped early; reject it whole below
-        facts, too_large = None, exc
-        sha256, size_bytes = sha256_of(path), path.stat().st_size
+    facts, too_large, sha256, size_bytes = _scan(settings, path)
     batch_id = ledger.batch_id_for(sha256)
     if expected_batch_id and batch_id != expected_batch_id.split("-dup")[0]:
         with db.connect(settings) as con:
@@ -239,21 +245,29 @@ def _hold_back(con: duckdb.DuckDBPyConnection, lines) -> tuple[dict, dict, bool]
 
 
 def _quarantine_record_sql(settings: Settings, dataset: str, names: list[str]) -> str:
-    """JSON of a held row's values, redacted like the share layer (the original stays in the archive).
+    """A held row as CSV text, like the malformed records beside it: one format for ``raw_record``.
 
-    Every field goes through the redactor: checked fields keep their raw text (that is what
-    someone fixes) unless it holds personal data; free text and the file's extra columns are
-    redacted too, since a producer may add e.g. a ``customer_email`` column.
+    The record's fields in the file's column order, each quoted as RFC 4180 says when it holds a
+    comma, a quote or a line break (an empty field stays empty), redacted like the share layer
+    (the original stays in the archive). Checked fields keep their raw text (that is what someone
+    fixes) unless it holds personal data; free text and the file's extra columns, e.g. a
+    producer's ``customer_email``, are redacted too. (A rejected row's checked fields are its
+    raw text; a valid later copy of an id shows its parsed values, which is the same row.)
     """
     contract = DATASET_COLUMNS[dataset]
 
-    def pick(c: str) -> str:
-        value = f"coalesce(r_{c}, {c}::varchar)" if c in CHECKED_COLUMNS[dataset] else f"{c}::varchar"
-        return f"{_q(c)}, {patterns.redact_sql(value)}"
+    def value(c: str) -> str:
+        if c in contract:
+            return f"coalesce(r_{c}, {c}::varchar)" if c in CHECKED_COLUMNS[dataset] else f"{c}::varchar"
+        key = c.replace("\\", "\\\\").replace('"', '\\"')
+        return f"json_extract_string(_extra, {_q('$' + '.' + chr(34) + key + chr(34))})"
 
-    extra = patterns.redact_sql("_extra::varchar")
-    fields = ", ".join(pick(c) for c in names if c in contract)
-    return f"json_object({fields}, '_extra', coalesce(try_cast({extra} as json), to_json({extra})))::varchar"
+    # The CSV text of the record, redacted once like a malformed record's line: one redaction
+    # expression per record, not per field (a 10,000-column file made that expression enormous).
+    fields = ", ".join(value(c) for c in names)
+    quote = """case when x is null then '' when regexp_matches(x, '[",\\r\\n]')
+                    then '"' || replace(x, '"', '""') || '"' else x end"""
+    return patterns.redact_sql(f"array_to_string(list_transform([{fields}], x -> {quote}), ',')")
 
 
 #: OWASP CSV-injection guidance: a cell starting with one of these is a formula to a spreadsheet.

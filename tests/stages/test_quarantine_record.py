@@ -1,0 +1,32 @@
+"""The quarantine's ``raw_record``: one format, the CSV text of the record, redacted as before."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from pipeline.stages.ingest import ingest_file
+from tests.helpers import write
+
+HEADER = "id,chat_category_id,created_at,is_customer_initiated,resolved_at,message,Customer Email\n"
+
+
+def test_every_held_row_is_csv_text_whatever_its_reason(settings):
+    text = HEADER + (
+        'bad-id,,2023-01-01 10:00:00,true,,"hi, mail jo@example.com",jo@example.com\n'
+        '00000001-0000-4000-8000-000000000000,,2023-01-01 10:00:00,maybe,,"say ""x""",\n'
+        "00000002-0000-4000-8000-000000000000,,2023-01-01 10:00:00,true,,ok,\n"
+        "00000002-0000-4000-8000-000000000000,,2023-01-01 10:00:00,true,,dup,\n"
+        "1,2\n"
+    )
+    result = ingest_file(settings, write(settings.landing / "t_chats.csv", text))
+    qfile = settings.quarantine_dir / "chats" / f"{result.batch_id}.csv"
+    rows = {r["reason_code"]: r["raw_record"] for r in csv.DictReader(io.StringIO(qfile.read_text()))}
+    assert rows == {
+        "invalid_id": 'bad-id,,2023-01-01 10:00:00,true,,"hi, mail [EMAIL]",[EMAIL]',
+        "invalid_boolean": '00000001-0000-4000-8000-000000000000,,2023-01-01 10:00:00,maybe,,"say ""x""",',
+        "duplicate_id_in_file": "00000002-0000-4000-8000-000000000000,,2023-01-01 10:00:00,true,,dup,",
+        "malformed_row": "1,2",
+    }
+    for raw in rows.values():  # each one parses as one CSV record again
+        assert len(list(csv.reader(io.StringIO(raw)))) == 1 and not raw.startswith("{")
