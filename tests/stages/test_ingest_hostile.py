@@ -351,23 +351,6 @@ def fifo_has_reader(path: Path) -> bool:
     return True
 
 
-def _read_ledger_beside(settings) -> list[dict]:
-    """``read_ledger`` from this thread while the watcher's thread opens and closes the warehouse.
-
-    DuckDB 1.4+ refuses a new in-process instance of a file whose last connection another thread
-    is closing ("Unique file handle conflict"); the pipeline's own connections wait that out
-    (``store.db.open_database``), and so does this reader.
-    """
-    for _ in range(500):
-        try:
-            return read_ledger(settings)
-        except duckdb.BinderException as exc:
-            if "Unique file handle conflict" not in str(exc):
-                raise
-            time.sleep(0.01)
-    return read_ledger(settings)
-
-
 def test_watcher_survives_fifo_symlink_and_growing_file(settings, tmp_path):
     fast = replace(settings, settle_seconds=0.5, reconcile_seconds=0.5)
     outside = tmp_path / "outside"
@@ -395,14 +378,14 @@ def test_watcher_survives_fifo_symlink_and_growing_file(settings, tmp_path):
         writer = threading.Thread(target=grow, daemon=True)
         writer.start()
         time.sleep(2.0)  # well before the writer is done
-        assert not any(r["file"] == "growing_chats.csv" for r in _read_ledger_beside(fast)), "taken while growing"
+        assert not any(r["file"] == "growing_chats.csv" for r in read_ledger(fast)), "taken while growing"
         assert not fifo_has_reader(fifo), "the FIFO was opened for reading"
         writer.join(timeout=30)
         stop_growing.set()
         rows = wait_for(
             lambda: [
                 r
-                for r in _read_ledger_beside(fast)
+                for r in read_ledger(fast)
                 if r["file"] == "growing_chats.csv" and r["status"] in ("done", "failed", "rejected")
             ],
             120,
@@ -411,13 +394,13 @@ def test_watcher_survives_fifo_symlink_and_growing_file(settings, tmp_path):
         assert (rows[0]["status"], rows[0]["rows_read"], rows[0]["rows_loaded"]) == ("done", 40, 40)
         (fast.landing / "later_chats.csv").write_text(H + "\n" + good_rows(2, start=0x2000))
         wait_for(
-            lambda: any(r["file"] == "later_chats.csv" and r["status"] == "done" for r in _read_ledger_beside(fast)),
+            lambda: any(r["file"] == "later_chats.csv" and r["status"] == "done" for r in read_ledger(fast)),
             120,
             "later file done",
         )
         assert thread.is_alive(), "the service stays up"
         assert not fifo_has_reader(fifo)
-    files = [r["file"] for r in _read_ledger_beside(fast)]
+    files = [r["file"] for r in read_ledger(fast)]
     assert files == ["growing_chats.csv", "later_chats.csv"]  # FIFO and symlink never became batches
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode) and (fast.landing / "link_chats.csv").is_symlink()
     assert target.read_bytes() == target_bytes and sorted(p.name for p in outside.iterdir()) == ["target_chats.csv"]
