@@ -13,7 +13,9 @@ DuckDB 1.0.0):
 It runs the whole chain (ingest, Soda gate, publish, dbt build, redact, export) for one
 categories and one chats file, plus an ingest-only chats file with a malformed row, so the file
 holds every schema (meta, audit, raw, staging, marts) with rows in each. Gzipped: 5.8 MB of
-mostly empty blocks become 76 KB.
+mostly empty blocks become 76 KB. ``archive/`` holds the ingest-only file as archived (added after
+the warehouse was made, from the text below; its sha256 starts with the batch id in the ledger,
+b6433bc747fe2ab3a, which the resumed ingest checks).
 """
 
 from __future__ import annotations
@@ -56,6 +58,9 @@ def main(dest: Path) -> None:
     dest.mkdir(parents=True, exist_ok=True)
     with open(settings.warehouse_db, "rb") as src, gzip.open(dest / "warehouse.duckdb.gz", "wb", 9) as out:
         shutil.copyfileobj(src, out)
+    # The in-flight batch resumes from its archived file (the finished ones need theirs no more).
+    (dest / "archive").mkdir(exist_ok=True)
+    shutil.copyfile(result.archived_to, dest / "archive" / result.archived_to.name)
     shutil.rmtree(work)
 
 
