@@ -399,3 +399,77 @@ def test_offsets_convert_to_utc_whatever_the_session_time_zone(settings, monkeyp
     assert query(settings, "select created_at::varchar, resolved_at::varchar from audit.chats") == [
         ("2023-03-04 17:02:57", "2023-03-05 06:00:00")
     ]
+
+
+# --- DuckDB 1.4's CSV reader: what ingest must say explicitly -----------------------------------
+
+_SIX_TEXT_COLUMNS = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(6)) + "}"
+
+
+def test_doubled_quotes_load_every_row_with_its_text(settings, tmp_path):
+    """Delimiter, quote and escape are given: with ``auto_detect = false`` DuckDB 1.4 defaults the
+    escape to none, so a ``""`` inside a quoted field ends it and the row is skipped into the
+    reject store. Every record here must load, with its exact text and its own line number."""
+    messages = [
+        'she said "hi", then left',
+        '"quoted" start; a;b;c',
+        'two\nlines, "q"',
+        "plain; semi|pipe\ttab",
+        "'single' quotes, kept",
+    ]
+    ids = [f"{i:08x}-a508-432e-95a0-9e95505eeaf0" for i in range(len(messages))]
+    text = CHATS_HEADER + "".join(
+        f'{id_},,2023-03-01 10:00:00,true,,"{message.replace(chr(34), chr(34) * 2)}"\n'
+        for id_, message in zip(ids, messages)
+    )
+    copy = write(tmp_path / "copy.csv", text)
+    # the trap is real on this DuckDB: its defaults for auto_detect = false lose three of the five
+    with duckdb.connect() as con:
+        (read_by_defaults,) = con.execute(
+            f"select count(*) from read_csv(?, header = true, auto_detect = false, "
+            f"columns = {_SIX_TEXT_COLUMNS}, store_rejects = true)",
+            [str(copy)],
+        ).fetchone()
+    assert read_by_defaults == 2
+
+    result = ingest_file(settings, write(settings.landing / "quoted_chats.csv", text))
+    assert (result.status, result.rows_read, result.rows_loaded, result.rows_quarantined) == ("ingested", 5, 5, 0)
+    assert query(settings, "select _line_number, id::varchar, message from audit.chats order by _line_number") == [
+        (2, ids[0], messages[0]),
+        (3, ids[1], messages[1]),
+        (4, ids[2], messages[2]),  # its quoted field runs on to line 5
+        (6, ids[3], messages[3]),
+        (7, ids[4], messages[4]),
+    ]
+
+
+def test_a_64_mib_record_loads_within_the_memory_limit(settings, tmp_path):
+    """``buffer_size`` equals ``max_line_size`` (64 MiB): DuckDB 1.4 otherwise reads in 16 × that,
+    a 1 GiB buffer, which the 512 MB memory limit refuses for any file, however small."""
+    from pipeline.stages.ingest.scan import MAX_LINE
+
+    assert settings.duckdb_memory_limit == "512MB" and MAX_LINE == 64 << 20
+    small = write(tmp_path / "small.csv", CHATS_HEADER + f"{GOOD_ID},,2023-03-01 10:00:00,true,,hi\n")
+    with db.open_database(tmp_path / "probe.duckdb", memory_limit=settings.duckdb_memory_limit) as con:
+        read = (
+            f"select count(*) from read_csv(?, header = true, auto_detect = false, delim = ',', quote = '\"', "
+            f"escape = '\"', columns = {_SIX_TEXT_COLUMNS}, max_line_size = {MAX_LINE}"
+        )
+        with pytest.raises(duckdb.OutOfMemoryException, match="1.0 GiB"):
+            con.execute(read + ")", [str(small)]).fetchone()  # the trap is real on this DuckDB
+        assert con.execute(read + f", buffer_size = {MAX_LINE})", [str(small)]).fetchone() == (1,)
+
+    # through ingest (512 MB limit): a record one byte short of 64 MiB with its quotes and line end
+    length = MAX_LINE - len(f'{GOOD_ID},,2023-03-01 10:00:00,true,,""\n') - 1
+    other = "fbd6c379-a508-432e-95a0-9e95505eeaf0"
+    text = (
+        CHATS_HEADER
+        + f"{other},,2023-03-01 10:00:00,true,,short\n"
+        + f'{GOOD_ID},,2023-03-01 10:00:00,true,,"{"x" * length}"\n'
+    )
+    result = ingest_file(settings, write(settings.landing / "long_chats.csv", text))
+    assert (result.status, result.rows_read, result.rows_loaded, result.rows_quarantined) == ("ingested", 2, 2, 0)
+    assert query(settings, "select _line_number, length(message) from audit.chats order by _line_number") == [
+        (2, 5),
+        (3, length),
+    ]
