@@ -473,3 +473,28 @@ def test_a_64_mib_record_loads_within_the_memory_limit(settings, tmp_path):
         (2, 5),
         (3, length),
     ]
+
+
+@pytest.mark.parametrize("account", ["fast", "exact"])
+def test_a_malformed_record_over_2_mb_is_quarantined_whole(tmp_path, monkeypatch, account):
+    """A record the reader rejects goes to quarantine through a CSV DuckDB reads back: its line
+    limit must fit the record (DuckDB's default, 2,000,000 bytes, failed the whole batch)."""
+    from pipeline.settings import load_settings
+    from pipeline.stages.ingest import load as ingest
+
+    if account == "exact":
+        monkeypatch.setattr(ingest, "fast_account", lambda *a: (None, "disabled by the test"))
+    settings = load_settings(landing=tmp_path / "landing", warehouse=tmp_path / "warehouse")
+    record = f'fbd6c379-a508-432e-95a0-9e95505eeaf0,,2023-03-01 10:00:00,true,,"{"ab" * (3 << 19)}",x,y'
+    assert len(record) > 3 << 20
+    text = CHATS_HEADER + f"{GOOD_ID},,2023-03-01 10:00:00,true,,ok\n" + record + "\n"
+    result = ingest_file(settings, write(settings.landing / "wide_chats.csv", text))
+    assert (result.status, result.rows_read, result.rows_loaded, result.reasons) == (
+        "ingested",
+        2,
+        1,
+        {"malformed_row": 1},
+    )
+    assert query(settings, "select _line_number from audit.chats") == [(2,)]
+    held = query(settings, "select line_number, reason_code, raw_record = ? from meta.quarantine", [record])
+    assert held == [(3, "malformed_row", True)]  # its raw text whole, byte for byte

@@ -13,6 +13,7 @@ temp table ``rejects`` with their line and raw text.
 from __future__ import annotations
 
 import csv
+import io
 import os
 import tempfile
 from pathlib import Path
@@ -90,19 +91,35 @@ def _record_bytes(path: Path, index: record_index.RecordIndex, records: np.ndarr
 def _insert_rejects(con: duckdb.DuckDBPyConnection, rows: list[tuple[int, str, str]]) -> None:
     """Malformed records (line, why, raw text) into ``rejects``.
 
-    Through a temporary CSV: DuckDB's executemany costs ~0.5 ms a row.
+    Through a temporary CSV: DuckDB's executemany costs ~0.5 ms a row. Its line limit is set
+    from the longest line written (DuckDB's default, 2,000,000 bytes, would fail the whole
+    batch on one malformed record longer than that; a record may be up to 64 MiB, and its
+    quotes double here), with ``buffer_size`` equal to it so the buffer stays that size.
     """
+    longest = 0
+    line = io.StringIO()
+    writer = csv.writer(line)
     with tempfile.NamedTemporaryFile("w", suffix=".csv", newline="", encoding="utf-8", delete=False) as fh:
-        writer = csv.writer(fh)
-        writer.writerow(("line", "detail", "csv_line"))
-        writer.writerows(rows)
+        for row in [("line", "detail", "csv_line"), *rows]:
+            line.seek(0)
+            line.truncate()
+            writer.writerow(row)
+            text = line.getvalue()
+            longest = max(longest, len(text.encode("utf-8")))
+            fh.write(text)
+    size = max(longest + 1, _READER_DEFAULT_LINE)
     try:
         con.execute(
             f"insert into rejects select * from read_csv({_q(fh.name)}, header = true, auto_detect = false, "
-            "delim = ',', quote = '\"', escape = '\"', columns = {'line': 'BIGINT', 'detail': 'VARCHAR', 'csv_line': 'VARCHAR'})"
+            "delim = ',', quote = '\"', escape = '\"', columns = {'line': 'BIGINT', 'detail': 'VARCHAR', 'csv_line': 'VARCHAR'}, "
+            f"max_line_size = {size}, buffer_size = {size})"
         )
     finally:
         os.unlink(fh.name)
+
+
+#: DuckDB's own ``max_line_size`` default: the floor, so small reject files read as before.
+_READER_DEFAULT_LINE = 2_000_000
 
 
 def exact_account(con: duckdb.DuckDBPyConnection, facts: FileFacts, n_fields: int, parsed: int) -> np.ndarray:
