@@ -685,3 +685,45 @@ def test_gate_on_ingested_files_passes_clean_and_fails_defective_batches(setting
         "chats chat_category_id is a valid RFC 9562 UUID",
         "chats id is a valid RFC 9562 UUID",
     ]
+
+
+def test_gate_beside_a_pipeline_connection_has_no_configuration_clash_and_the_pipeline_limits(
+    settings, published_category, tmp_path
+):
+    """DuckDB 1.1+ refuses a second connection to a file open in the process when its connect-time
+    configuration differs ("different configuration than existing connections"): Soda's
+    configuration therefore carries none, and its connection gets the pipeline's threads and
+    memory limit from the instance it shares (quality._limits), in a process with or without
+    another connection open."""
+    from pipeline.store import db
+
+    limited = replace(settings, duckdb_threads=1, duckdb_memory_limit="300MB", soda_dir=tmp_path / "soda")
+    limited.soda_dir.mkdir()
+    (limited.soda_dir / "configuration.yml").write_text((PROJECT_ROOT / "soda" / "configuration.yml").read_text())
+    (limited.soda_dir / "chats.yml").write_text(
+        textwrap.dedent("""\
+        checks for chats:
+          - duckdb_threads = 1:
+              name: threads as the pipeline set them
+              duckdb_threads query: select current_setting('threads')
+          - duckdb_memory_limit_is_the_pipelines = 1:
+              name: memory limit as the pipeline set it
+              duckdb_memory_limit_is_the_pipelines query: |
+                select case when current_setting('memory_limit') = '286.1 MiB' then 1 else 0 end
+        """)
+    )
+    _insert(limited, "audit.chats", _clean_chats(published_category))
+    assert "configuration" not in yaml.safe_load(quality.configuration_yaml(limited))["data_source warehouse"]
+    with db.connect(limited) as con:
+        # the trap on this DuckDB: the connect-time limits the gate passed on DuckDB 1.0
+        with pytest.raises(duckdb.ConnectionException, match="different configuration than existing connections"):
+            duckdb.connect(str(limited.warehouse_db), config={"threads": 1, "memory_limit": "300MB"})
+        beside = quality.run_gate(limited, BATCH, "chats", now=NOW)
+        assert con.execute("select count(*) from audit.chats").fetchone() == (5,)  # still usable
+    alone = quality.run_gate(limited, BATCH, "chats", now=NOW)
+    for result in (beside, alone):
+        assert (result.passed, result.errors, result.failed) == (True, [], []), (result.errors, result.checks)
+        assert {c["name"]: c["value"] for c in result.checks} == {
+            "threads as the pipeline set them": 1,
+            "memory limit as the pipeline set it": 1,
+        }
