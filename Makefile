@@ -12,9 +12,13 @@ BENCH_STAMP := $(VENV)/.installed-bench
 
 setup: $(STAMP)
 
-$(STAMP): requirements.lock pyproject.toml
+# Soda's two packages come from their own lock, without dependencies: soda-core-duckdb 3.5.6
+# declares duckdb<1.1 (stale; its fix is merged upstream, not released), which would stop pip from
+# installing the pinned DuckDB. Everything they need is pinned in requirements.lock.
+$(STAMP): requirements.lock requirements-soda.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-soda.lock
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 

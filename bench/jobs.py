@@ -30,10 +30,11 @@ from pipeline.stages.ingest import ingest_file
 from pipeline.store.landing import discover
 
 #: The limit the ingest stage is measured against: DuckDB's own CSV reader with explicit types,
-#: straight into a table, bad rows skipped. No hashing, validation, quarantine or ledger.
+#: straight into a table, bad rows skipped. No hashing, validation, quarantine or ledger. Quote and
+#: escape are explicit: with ``auto_detect = false`` DuckDB 1.4 has no escape, and kept 499 of 1M rows.
 BARE_LOAD = """
     create table chats as select * from read_csv(?, header = true, auto_detect = false,
-        ignore_errors = true, columns = {'id': 'UUID', 'chat_category_id': 'UUID',
+        delim = ',', quote = '"', escape = '"', ignore_errors = true, columns = {'id': 'UUID', 'chat_category_id': 'UUID',
         'created_at': 'TIMESTAMP', 'is_customer_initiated': 'VARCHAR', 'resolved_at': 'TIMESTAMP',
         'message': 'VARCHAR'})"""
 

@@ -3,12 +3,14 @@
 Why it is built this way:
 
 * Every pseudo-random value is a pure function of ``(row index, seed, purpose)`` —
-  DuckDB ``hash()`` in SQL, ``numpy.random.default_rng(seed)`` for the small
+  DuckDB 1.0's ``hash()`` in SQL (spelled out by :func:`_hash_sql`, so the bytes do not
+  change with the DuckDB version), ``numpy.random.default_rng(seed)`` for the small
   categories file — so output is byte-identical per seed whatever the thread schedule.
 * chats.csv is written by one DuckDB ``COPY`` of a single, already CSV-encoded text
-  column (delimiter and quote set to control characters that never occur), so we do
-  the CSV quoting ourselves and can emit deliberately malformed lines (wrong field
-  count) that never contain unbalanced quotes. Invalid UTF-8 cannot exist in a DuckDB
+  column (delimiter a control character that never occurs, quoting off: ``quote ''``;
+  DuckDB 1.4 quotes any value holding ``#`` otherwise), so we do the CSV quoting
+  ourselves and can emit deliberately malformed lines (wrong field count) that never
+  contain unbalanced quotes. Invalid UTF-8 cannot exist in a DuckDB
   string, so those lines carry a same-length placeholder ("ÿ") that is overwritten
   in place (mmap) with ``\\xff\\xfe``; the rest of the file is pure ASCII.
 * Defective chat rows: the rows are cut into ``k = round(rate * n)`` equal strata and
@@ -117,6 +119,49 @@ def _sql_list(values: list) -> str:
 def _pick(values: list[str], hexpr: str) -> str:
     """SQL choosing one of ``values`` by a UBIGINT hash expression."""
     return f"{_sql_list(values)}[({hexpr} % {len(values)})::int + 1]"
+
+
+_U64 = (1 << 64) - 1
+_COMBINE = 0xBF58476D1CE4E5B9  # DuckDB 1.0's CombineHash multiplier
+
+
+def _murmur64(x: int) -> int:
+    """DuckDB's hash of an integer (unchanged since 1.0): the MurmurHash3 64-bit finaliser."""
+    x &= _U64
+    for _ in range(2):
+        x ^= x >> 32
+        x = (x * 0xD6E8FEB86659FD93) & _U64
+    return x ^ (x >> 32)
+
+
+def _murmur64a(data: bytes, seed: int = 0xE17A1465) -> int:
+    """DuckDB 1.0's hash of a string (MurmurHash64A); 1.1 replaced it."""
+    m, r = 0xC6A4A7935BD1E995, 47
+    h = (seed ^ (len(data) * m)) & _U64
+    whole = len(data) // 8 * 8
+    for pos in range(0, whole, 8):
+        k = (int.from_bytes(data[pos : pos + 8], "little") * m) & _U64
+        k = ((k ^ (k >> r)) * m) & _U64
+        h = ((h ^ k) * m) & _U64
+    if tail := data[whole:]:
+        h = ((h ^ int.from_bytes(tail, "little")) * m) & _U64
+    h = ((h ^ (h >> r)) * m) & _U64
+    return h ^ (h >> r)
+
+
+def _hash_sql(expr: str, seed: int, purpose: str) -> str:
+    """SQL equal to DuckDB 1.0's ``hash(expr, seed, 'purpose')`` on any DuckDB version.
+
+    DuckDB 1.1 changed how ``hash()`` combines its arguments and hashes strings, which changed
+    every generated file for a given seed. Only the hash of an integer stayed the same, so the
+    rest is spelled out: ``combine(a, b) = (a * C mod 2^64) xor b``, with the seed's and the
+    purpose's hashes computed here (UHUGEINT, because UBIGINT multiplication raises on overflow).
+    """
+
+    def combine(left: str, right: int) -> str:
+        return f"xor(((({left})::uhugeint * {_COMBINE}) & {_U64})::ubigint, {right}::ubigint)"
+
+    return combine(combine(f"hash({expr})", _murmur64(seed)), _murmur64a(purpose.encode()))
 
 
 def _sql_path(path: Path) -> str:
@@ -415,7 +460,7 @@ def _pii_value_sql(seed: int, slot: int) -> str:
     """SQL CASE producing the PII value of ``ptype{slot}`` for the row (NULL when none)."""
 
     def h(p: str) -> str:
-        return f"hash(i, {seed}, '{p}{slot}')"
+        return _hash_sql("i", seed, f"{p}{slot}")
 
     email = (
         f"{_pick(_FIRST, h('ef'))} || {_pick(['.', '_', ''], h('es'))} || {_pick(_LAST, h('el'))} || "
@@ -447,7 +492,7 @@ def _card_ctes(seed: int, src: str, slots: dict[str, tuple[str, bool]]) -> str:
     """
 
     def h(p: str) -> str:
-        return f"hash(i, {seed}, '{p}')"
+        return _hash_sql("i", seed, p)
 
     a_cols, b_cols, c_cols = [], [], []
     for name, (guard, valid) in slots.items():
@@ -496,7 +541,7 @@ def _message_ctes(seed: int) -> str:
     """
 
     def h(p: str) -> str:
-        return f"hash(i, {seed}, '{p}')"
+        return _hash_sql("i", seed, p)
 
     def u(p: str) -> str:
         return f"({h(p)} % 1000000 / 1000000.0)"
@@ -569,7 +614,7 @@ def _message_ctes(seed: int) -> str:
 
 
 def _has_pii_sql(seed: int) -> str:
-    return f"(hash(i, {seed}, 'pii') % 1000000 / 1000000.0) < {_SHARES['chat_pii']}"
+    return f"({_hash_sql('i', seed, 'pii')} % 1000000 / 1000000.0) < {_SHARES['chat_pii']}"
 
 
 def _chats_sql(
@@ -588,7 +633,7 @@ def _chats_sql(
     """
 
     def h(p: str) -> str:
-        return f"hash(i, {seed}, '{p}')"
+        return _hash_sql("i", seed, p)
 
     def u(p: str) -> str:
         return f"({h(p)} % 1000000 / 1000000.0)"
@@ -610,9 +655,7 @@ def _chats_sql(
         stratum = f"(({j}) * {k} // {max(n, 1)})"
         start = f"(({stratum} * {n} + {k1 - 1}) // {k1})"
         size = f"((({stratum} + 1) * {n} + {k1 - 1}) // {k1} - {start})"
-        return (
-            f"({k} > 0 and ({j}) = {start} + (hash({stratum}, {seed}, 'pos') % greatest({size}, 1)::ubigint)::bigint)"
-        )
+        return f"({k} > 0 and ({j}) = {start} + ({_hash_sql(stratum, seed, 'pos')} % greatest({size}, 1)::ubigint)::bigint)"
 
     # an earlier row that is certainly valid: a few random earlier rows, then the neighbours
     candidates = [f"floor({u(f'dup{t}')} * i)::bigint" for t in range(4)] + ["i - 1", "i - 2", "i - 3"]
@@ -638,7 +681,7 @@ def _chats_sql(
     with r as (
         -- each run of len(codes) consecutive strata uses every code once, in a shuffled order
         select i, case when {defective_at("i")} then {_sql_list(code_perms)}[
-                (hash((i * {k} // {max(n, 1)}) // {len(codes)}, {seed}, 'codes') % {len(code_perms) // len(codes)})::int
+                ({_hash_sql(f"(i * {k} // {max(n, 1)}) // {len(codes)}", seed, "codes")} % {len(code_perms) // len(codes)})::int
                 * {len(codes)} + ((i * {k} // {max(n, 1)}) % {len(codes)})::int + 1] end as perm
         from {src}
     ),
@@ -745,7 +788,7 @@ def _write_chats(
         header = CHATS_HEADER + (",message" if messages else "")
         tmp = out / ".chats.csv.tmp"
         con.execute(f"""copy (select line as "{header}" from chats_gen) to {_sql_path(tmp)}
-                        (format csv, header, delimiter '\x1f', quote '\x1e', escape '\x1e')""")
+                        (format csv, header, delimiter '\x1f', quote '', escape '')""")
         counts = con.execute("""
             select code, count(*),
                    count(*) filter (where cat_empty), count(*) filter (where unresolved),
@@ -770,7 +813,7 @@ def _write_chats(
                            || '", "line_number": ' || (i + 2)::varchar || ', "row_valid": '
                            || (code is null)::varchar || '}}' as line
                     from pii order by i, slot
-                ) to {_sql_path(pii_tmp)} (format csv, header false, delimiter '\x1f', quote '\x1e', escape '\x1e')""")
+                ) to {_sql_path(pii_tmp)} (format csv, header false, delimiter '\x1f', quote '', escape '')""")
             by_type = dict(con.execute("select ptype, count(*) from pii group by ptype").fetchall())
             os.replace(pii_tmp, out / "pii_truth.jsonl")
             by_type = {t: int(by_type.get(t, 0)) for t in _TYPES}

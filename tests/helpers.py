@@ -19,7 +19,7 @@ import duckdb
 
 from pipeline.orchestration.watcher import Watcher
 from pipeline.settings import Settings
-from pipeline.store import ledger
+from pipeline.store import db, ledger
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -45,7 +45,16 @@ def wait_for(predicate, timeout: float = 120.0, what: str = "condition"):
 
 
 def read_ledger(settings: Settings) -> list[dict]:
-    """The ledger rows in arrival order, read in-process ([] until the schema exists)."""
+    """The ledger rows in arrival order, read in-process ([] until the schema exists).
+
+    Right after another connection of this process to the file closed (the watcher's thread, a
+    stage the test just ran), DuckDB 1.4 can refuse a new one for a moment ("Unique file handle
+    conflict"): that one error is retried, as the pipeline's own connections do.
+    """
+    return db.retry_while_closing_elsewhere(30.0)(_read_ledger_once, settings)
+
+
+def _read_ledger_once(settings: Settings) -> list[dict]:
     if not settings.warehouse_db.exists():
         return []
     with duckdb.connect(str(settings.warehouse_db)) as con:

@@ -62,3 +62,28 @@ def test_container_config_and_dockerfile_refer_to_existing_files():
     pg_cfg = (REPO / "docker" / "luigi.cfg").read_text()
     assert re.search(r"db_connection = postgresql://\w+:\w+@postgres:5432/", pg_cfg)
     assert SERVICES["postgres"]["environment"]["POSTGRES_DB"] in pg_cfg
+
+
+def _pip_installs(text: str) -> list[tuple[str, bool]]:
+    """(requirements file, with --no-deps) for every `pip install -r` in a Dockerfile or Makefile, in order."""
+    installs = []
+    for command in re.findall(r"pip install[^\n\\]*(?:\\\n[^\n\\]*)*", text):
+        for lock in re.findall(r"-r\s+(\S+)", command):
+            installs.append((lock.rsplit("/", 1)[-1], "--no-deps" in command.split()))
+    return installs
+
+
+def test_dockerfile_installs_soda_without_its_dependencies_like_the_makefile():
+    """soda-core-duckdb 3.5.6 declares duckdb<1.1: installed with its dependencies it would stop pip
+    (or downgrade DuckDB) in the image, though `make setup` works."""
+    for name in ("Dockerfile", "Makefile"):
+        installs = _pip_installs((REPO / name).read_text())
+        files = [lock for lock, _ in installs]
+        assert ("requirements-soda.lock", True) in installs, f"{name}: {installs}"
+        assert ("requirements.lock", False) in installs, f"{name}: {installs}"
+        assert files.index("requirements.lock") < files.index("requirements-soda.lock"), f"{name}: {files}"
+    soda_lock = (REPO / "requirements-soda.lock").read_text().splitlines()
+    assert [line for line in soda_lock if line and not line.startswith("#")] == [
+        "soda-core==3.5.6",
+        "soda-core-duckdb==3.5.6",
+    ]  # nothing else escapes the resolver

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import re
 from collections import Counter
@@ -108,6 +109,23 @@ def test_same_seed_gives_identical_bytes_and_other_seed_differs(tmp_path: Path) 
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
     for name in ["categories.csv", "chats.csv", "pii_truth.jsonl"]:
         assert (a / name).read_bytes() != (c / name).read_bytes(), name
+
+
+#: sha256 of ``generate(out, chats=6_000, categories=460, seed=11, defect_rate=0.05, messages=True)``
+#: as written by commit 4e9f120 on DuckDB 1.0.0. DuckDB 1.1 changed ``hash()`` and 1.4 quotes values
+#: holding ``#`` in COPY; a generated file must not change with the DuckDB version.
+DUCKDB_1_0_DIGESTS = {
+    "categories.csv": "d725d95f3ca4511850ab8d0c479d5dd3120c056a0912502e6ca8d19be069fdf7",
+    "chats.csv": "41e17242034cb7e5f590a983d6942a87c582782fb91776812047a78a355ec27d",
+    "manifest.json": "722810bce2e1855ab4e13947afc857c23c22c10636247954b3cc166a81378b63",
+    "pii_truth.jsonl": "e52373f30ff0a27d83de1c3472a6e89fb3c1b80ba9bfc1f11972b3da1e82a9de",
+}
+
+
+def test_output_bytes_are_those_duckdb_1_0_wrote(tmp_path: Path) -> None:
+    generate(tmp_path, chats=6_000, categories=460, seed=11, defect_rate=0.05, messages=True)
+    digests = {name: hashlib.sha256((tmp_path / name).read_bytes()).hexdigest() for name in DUCKDB_1_0_DIGESTS}
+    assert digests == DUCKDB_1_0_DIGESTS
 
 
 def test_output_does_not_depend_on_thread_count(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -282,21 +300,22 @@ def test_defect_counts_are_exact(defective: tuple[Path, dict]) -> None:
 
 @pytest.mark.parametrize("name,columns", [("chats", CHAT_COLS), ("categories", CAT_COLS)])
 def test_malformed_rows_are_single_duckdb_rejects(defective: tuple[Path, dict], name: str, columns: list[str]) -> None:
-    """Kept to a ~4 MB file on purpose: DuckDB 1.0 drops some ``reject_errors`` entries on
-    files beyond ~8 MB (the rejected rows are still excluded), so exact counts there would
-    test DuckDB, not the generator."""
+    """Kept to a ~4 MB file: DuckDB 1.0 dropped some ``reject_errors`` entries on files beyond
+    ~8 MB. Delimiter, quote and escape are explicit: with ``auto_detect = false`` DuckDB 1.4's
+    escape defaults to none, and ``""`` inside a quoted field no longer reads as a quote."""
     out, manifest = defective
     m = manifest["files"][name]
     con = duckdb.connect()
     cols = {c: "VARCHAR" for c in columns}
     con.execute(f"""create table good as select * from read_csv('{out / m["file"]}', header = true,
-                    auto_detect = false, columns = {cols}, store_rejects = true)""")
+                    auto_detect = false, delim = ',', quote = '"', escape = '"', columns = {cols},
+                    store_rejects = true)""")
     good = con.execute("select count(*) from good").fetchone()[0]
     rejects = con.execute("select count(*), count(distinct line) from reject_errors").fetchone()
     assert rejects == (m["defects"]["malformed_row"],) * 2
     assert good + rejects[0] == m["rows"]
     types = {t for (t,) in con.execute("select distinct error_type from reject_errors").fetchall()}
-    assert types == {"INVALID UNICODE", "MISSING COLUMNS", "TOO MANY COLUMNS"}
+    assert types == {"INVALID ENCODING", "MISSING COLUMNS", "TOO MANY COLUMNS"}  # 1.0 said INVALID UNICODE
 
 
 def test_pii_truth_marks_rows_of_defective_files(defective: tuple[Path, dict]) -> None:

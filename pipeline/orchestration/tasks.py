@@ -257,6 +257,12 @@ class Ingest(_Stage):
     def do(self) -> dict[str, Any]:
         path = self._file()
         if not path.exists():
+            with db.connect(self.settings) as con:
+                ingested = ledger.stage_reached(ledger.get(con, self.batch_id), self.ledger_stage)
+            if ingested:  # its rows are loaded; finishing the stage (archive, quarantine file) needs the file
+                raise PipelineError(
+                    f"{path} is gone; batch {self.batch_id} was ingested from it: restore the file there"
+                )
             raise PipelineError(f"{path} is gone and batch {self.batch_id} was never ingested")
         # The file must still be the one this batch id was derived from: one rewritten since it
         # was queued is taken again under its new content (FileChanged), never half-loaded.

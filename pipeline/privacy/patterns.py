@@ -643,11 +643,16 @@ def redact_sql(column: str) -> str:
 
 
 def detect_sql(column: str) -> str:
-    """DuckDB SQL expression: list of PII type names found in ``column`` (in text order)."""
+    """DuckDB SQL expression: list of PII type names found in ``column`` (in text order).
+
+    ``map_extract`` returns a list on every DuckDB; ``map[key]`` returned one on 1.0 but gives
+    the value itself since 1.1, where ``[1]`` then took its first character.
+    """
     labels = "|".join(re.escape(p[1:-1]) for p in PLACEHOLDERS)
     mapping = ", ".join(f"'{p[1:-1]}': '{n}'" for p, n in PLACEHOLDERS.items())
     return (
-        f"list_transform(regexp_extract_all({redact_sql(column)}, '\\[({labels})\\]', 1), x -> map {{{mapping}}}[x][1])"
+        f"list_transform(regexp_extract_all({redact_sql(column)}, '\\[({labels})\\]', 1), "
+        f"x -> map_extract(map {{{mapping}}}, x)[1])"
     )
 
 

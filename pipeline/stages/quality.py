@@ -5,17 +5,19 @@ this module only runs them against the real warehouse file, writes a JSON and a 
 report per batch and says pass/fail. Whether a failure stops the batch is the caller's call
 (:func:`raise_for_result` turns it into :class:`~pipeline.errors.QualityGateFailed`).
 
-Soda opens its own, read-only DuckDB connection to the warehouse file, so the caller must not
-hold a read-write connection to it in this process while the gate runs.
+Soda opens its own DuckDB connection to the warehouse file, with the same (empty) connect-time
+configuration as the pipeline's connections, so it may share the process's DuckDB instance.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -28,6 +30,7 @@ from pipeline.contract import DATASET_COLUMNS
 from pipeline.errors import ConfigError, QualityGateFailed
 from pipeline.settings import Settings
 from pipeline.stages.quality_report import check_summary, condition_text, error_text, write_reports
+from pipeline.store import db
 from pipeline.store.files import atomic_write_text
 
 log = structlog.get_logger()
@@ -176,12 +179,35 @@ def configuration_yaml(settings: Settings) -> str:
     # Same configuration as the pipeline's own connections: DuckDB refuses a read-only and a
     # read-write handle on one file within a process. The gate only reads.
     source["read_only"] = False
-    source["configuration"] = {
-        **(source.get("configuration") or {}),
-        "threads": settings.duckdb_threads,
-        "memory_limit": settings.duckdb_memory_limit,
-    }
+    # No connect-time `configuration`: DuckDB 1.1+ refuses a second connection to a file already
+    # open in the process unless its connect-time config is identical ("different configuration
+    # than existing connections"), and the pipeline's connections (store/db.py) and dbt-duckdb's
+    # pass none and SET their limits afterwards. The threads and memory limits reach Soda's
+    # connection through the instance it shares with the one `_scan` holds (:func:`_limits`).
+    source.pop("configuration", None)
     return yaml.safe_dump({key: source}, sort_keys=False)
+
+
+@contextlib.contextmanager
+def _limits(settings: Settings) -> Iterator[None]:
+    """Hold a pipeline connection (threads, memory limit set) while Soda's joins its instance.
+
+    Without it, a scan in a process with no other connection would open the file with DuckDB's
+    defaults (every core, 80 % of RAM). A missing warehouse is left for Soda to report.
+    """
+    if not settings.warehouse_db.exists():
+        yield
+        return
+    con = db.open_database(
+        settings.warehouse_db,
+        threads=settings.duckdb_threads,
+        memory_limit=settings.duckdb_memory_limit,
+        lock_timeout=settings.lock_timeout_seconds,
+    )
+    try:
+        yield
+    finally:
+        con.close()
 
 
 def _scan(settings: Settings, dataset: str, scan_variables: dict[str, str]) -> tuple[dict, list[str]]:
@@ -201,7 +227,8 @@ def _scan(settings: Settings, dataset: str, scan_variables: dict[str, str]) -> t
     scan.add_configuration_yaml_str(config_str, file_path=str(settings.soda_dir / "configuration.yml"))
     scan.add_sodacl_yaml_file(str(checks_file))
     try:
-        scan.execute()
+        with _limits(settings):
+            scan.execute()
     finally:
         _close_connections(scan)
     return scan.get_scan_results() or {}, [error_text(entry) for entry in scan.get_error_logs()]

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import duckdb
 import structlog
+import tenacity
 
 from pipeline.contract import DATASET_COLUMNS, DATASETS, LINEAGE_COLUMNS
 from pipeline.errors import WarehouseLocked, WarehouseUnusable
@@ -94,6 +95,28 @@ def _is_lock_error(exc: Exception) -> bool:
     return "Could not set lock" in text or "Conflicting lock" in text
 
 
+def _is_closing_elsewhere(exc: BaseException) -> bool:
+    """DuckDB 1.4+: another connection of this process to the file is still being closed.
+
+    While that instance shuts down a new one cannot attach the file yet ("Unique file handle
+    conflict"); a moment later it can. DuckDB 1.0 let two instances open one file instead.
+    """
+    return isinstance(exc, duckdb.Error) and "Unique file handle conflict" in str(exc)
+
+
+def retry_while_closing_elsewhere(timeout: float) -> tenacity.Retrying:
+    """Call again, every 10 ms for up to ``timeout`` s, while only that close race is in the way.
+
+    Any other error, and that one past the timeout, is raised as it came.
+    """
+    return tenacity.Retrying(
+        retry=tenacity.retry_if_exception(_is_closing_elsewhere),
+        stop=tenacity.stop_after_delay(timeout),
+        wait=tenacity.wait_fixed(0.01),
+        reraise=True,
+    )
+
+
 def open_database(
     path: Path,
     *,
@@ -110,7 +133,7 @@ def open_database(
     warned = False
     while True:
         try:
-            con = duckdb.connect(str(path), read_only=read_only)
+            con = retry_while_closing_elsewhere(lock_timeout)(duckdb.connect, str(path), read_only=read_only)
             break
         except duckdb.IOException as exc:
             if not _is_lock_error(exc):
@@ -127,6 +150,8 @@ def open_database(
             time.sleep(delay)
             delay = min(delay * 2, 5.0)
         except duckdb.Error as exc:  # a truncated or foreign file: not the caller's bug, say so
+            if _is_closing_elsewhere(exc):
+                raise
             raise _unusable(path, exc) from exc
     if warned:
         log.info("warehouse.lock_acquired", path=str(path))

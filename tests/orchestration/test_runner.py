@@ -110,3 +110,16 @@ def test_outcomes_name_every_file_and_every_resumed_batch(settings):
     ]
     markers = [json.loads(p.read_text()) for p in settings.state_dir.glob("*/dbt_build.json")]
     assert [sorted(m["batch_ids"]) for m in markers] == [sorted(o.batch_id for o in outcomes)] * 2  # one build
+
+
+def test_an_ingested_batch_whose_archived_file_is_gone_says_so(settings):
+    """Resumed without its Ingest marker and without its file: the error must not claim the batch
+    was never ingested when the ledger says it was."""
+    result = ingest_file(settings, write(settings.landing / "lost_chats.csv", chats_text(3)))
+    assert result.status == "ingested"
+    result.archived_to.unlink()
+    outcomes = runner.run(settings, [])
+    assert [(o.file, o.status) for o in outcomes] == [("lost_chats.csv", "failed")]
+    assert outcomes[0].error == (
+        f"{result.archived_to} is gone; batch {result.batch_id} was ingested from it: restore the file there"
+    )

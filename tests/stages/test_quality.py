@@ -394,7 +394,7 @@ def test_missing_warehouse_is_a_failure(tmp_path):
     assert "Scan errors" in result.report_md.read_text()
 
 
-def test_broken_checks_file_is_a_failure(settings, published_category, tmp_path, monkeypatch):
+def test_broken_checks_file_is_a_failure(settings, published_category, tmp_path):
     soda_dir = tmp_path / "soda"
     soda_dir.mkdir()
     (soda_dir / "configuration.yml").write_text((PROJECT_ROOT / "soda" / "configuration.yml").read_text())
@@ -405,7 +405,7 @@ def test_broken_checks_file_is_a_failure(settings, published_category, tmp_path,
     assert not result.passed and result.errors
 
 
-def test_sql_error_in_a_check_is_a_failure(settings, published_category, tmp_path, monkeypatch):
+def test_sql_error_in_a_check_is_a_failure(settings, published_category, tmp_path):
     soda_dir = tmp_path / "soda"
     soda_dir.mkdir()
     (soda_dir / "configuration.yml").write_text((PROJECT_ROOT / "soda" / "configuration.yml").read_text())
@@ -633,3 +633,108 @@ def test_gate_runs_while_this_process_holds_a_writer(settings, published_categor
         result = quality.run_gate(settings, BATCH, "chats", now=NOW)
         assert con.execute("select count(*) from audit.chats").fetchone()[0] == 5
     assert result.passed and not result.errors
+
+
+# --- on the pinned DuckDB ------------------------------------------------------------------------
+
+
+def test_gate_on_ingested_files_passes_clean_and_fails_defective_batches(settings, tmp_path):
+    """Every real Soda check (12 chats, 10 categories) over batches the real ingest wrote, on the DuckDB in requirements.lock.
+
+    soda-core-duckdb 3.5.6 declares duckdb<1.1 and is installed without its dependencies
+    (requirements-soda.lock): this is the proof that it works on the DuckDB we run.
+    """
+    from pipeline.generate import generate
+    from pipeline.stages.ingest import ingest_file
+
+    pinned = next(
+        line.split("==")[1]
+        for line in (PROJECT_ROOT / "requirements.lock").read_text().splitlines()
+        if line.startswith("duckdb==")
+    )
+    assert duckdb.__version__ == pinned
+    settings.landing.mkdir(parents=True)
+    out = tmp_path / "gen"
+    generate(out, chats=3_000, categories=120, seed=5, defect_rate=0.0, messages=True)
+    batches = {}
+    for dataset in ("categories", "chats"):
+        landed = settings.landing / f"{dataset}.csv"
+        landed.write_bytes((out / f"{dataset}.csv").read_bytes())
+        result = ingest_file(settings, landed)
+        assert result.status == "ingested" and result.rows_quarantined == 0
+        batches[dataset] = result.batch_id
+    for dataset, names in (("categories", CATEGORIES_CHECKS), ("chats", CHATS_CHECKS)):
+        result = quality.run_gate(settings, batches[dataset], dataset, now=NOW)
+        assert result.passed and result.failed == [] and result.errors == [], (result.failed, result.errors)
+        assert set(_outcomes(result)) == names
+        if dataset == "categories":
+            categories_result = result
+        assert result.warned == []
+    # Generated categories leave some `disabled` empty (inherited from an ancestor later): measured,
+    # and no warning, which only an entirely empty column gets.
+    with duckdb.connect(str(settings.warehouse_db)) as con:
+        (empty_pct,) = con.execute(
+            "select round(100.0 * count(*) filter (where disabled is null) / count(*), 2) from audit.categories"
+        ).fetchone()
+    assert 0 < empty_pct < 100
+    by_name = {c["name"]: c for c in categories_result.checks}
+    assert by_name[DISABLED_CHECK]["outcome"] == "pass"
+    assert by_name[DISABLED_CHECK]["value"] == float(empty_pct)
+
+    # Values ingest accepts (they are UUIDs) but the gate must not publish: the nil UUID as an
+    # id and an all-ones category id.
+    header, *rows = (out / "chats.csv").read_text().splitlines()[:6]
+    nil, ones = "00000000-0000-0000-0000-000000000000", "ffffffff-ffff-ffff-ffff-ffffffffffff"
+    bad = [f"{nil},{rows[0].split(',', 1)[1]}", rows[1].replace(rows[1].split(",")[1], ones, 1), *rows[2:]]
+    landed = settings.landing / "bad_chats.csv"
+    landed.write_text("\n".join([header, *bad]) + "\n")
+    result = ingest_file(settings, landed)
+    assert (result.status, result.rows_loaded) == ("ingested", 5)
+    gate = quality.run_gate(settings, result.batch_id, "chats", now=NOW)
+    assert not gate.passed and not gate.errors
+    assert sorted(gate.failed) == [
+        "chats chat_category_id is a valid RFC 9562 UUID",
+        "chats id is a valid RFC 9562 UUID",
+    ]
+
+
+def test_gate_beside_a_pipeline_connection_has_no_configuration_clash_and_the_pipeline_limits(
+    settings, published_category, tmp_path
+):
+    """DuckDB 1.1+ refuses a second connection to a file open in the process when its connect-time
+    configuration differs ("different configuration than existing connections"): Soda's
+    configuration therefore carries none, and its connection gets the pipeline's threads and
+    memory limit from the instance it shares (quality._limits), in a process with or without
+    another connection open."""
+    from pipeline.store import db
+
+    limited = replace(settings, duckdb_threads=1, duckdb_memory_limit="300MB", soda_dir=tmp_path / "soda")
+    limited.soda_dir.mkdir()
+    (limited.soda_dir / "configuration.yml").write_text((PROJECT_ROOT / "soda" / "configuration.yml").read_text())
+    (limited.soda_dir / "chats.yml").write_text(
+        textwrap.dedent("""\
+        checks for chats:
+          - duckdb_threads = 1:
+              name: threads as the pipeline set them
+              duckdb_threads query: select current_setting('threads')
+          - duckdb_memory_limit_is_the_pipelines = 1:
+              name: memory limit as the pipeline set it
+              duckdb_memory_limit_is_the_pipelines query: |
+                select case when current_setting('memory_limit') = '286.1 MiB' then 1 else 0 end
+        """)
+    )
+    _insert(limited, "audit.chats", _clean_chats(published_category))
+    assert "configuration" not in yaml.safe_load(quality.configuration_yaml(limited))["data_source warehouse"]
+    with db.connect(limited) as con:
+        # the trap on this DuckDB: the connect-time limits the gate passed on DuckDB 1.0
+        with pytest.raises(duckdb.ConnectionException, match="different configuration than existing connections"):
+            duckdb.connect(str(limited.warehouse_db), config={"threads": 1, "memory_limit": "300MB"})
+        beside = quality.run_gate(limited, BATCH, "chats", now=NOW)
+        assert con.execute("select count(*) from audit.chats").fetchone() == (5,)  # still usable
+    alone = quality.run_gate(limited, BATCH, "chats", now=NOW)
+    for result in (beside, alone):
+        assert (result.passed, result.errors, result.failed) == (True, [], []), (result.errors, result.checks)
+        assert {c["name"]: c["value"] for c in result.checks} == {
+            "threads as the pipeline set them": 1,
+            "memory limit as the pipeline set it": 1,
+        }

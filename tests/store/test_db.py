@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import replace
 
@@ -101,3 +102,58 @@ def test_a_deleted_warehouse_with_archived_batches_is_not_restarted_at_one(setti
         with db.connect(settings):
             pass
     assert not settings.warehouse_db.exists()
+
+
+def test_close_race_is_retried_and_nothing_else():
+    """Only DuckDB's "Unique file handle conflict" is waited out; any other error is raised at once."""
+    calls = []
+
+    def flaky(error: Exception, times: int):
+        calls.append(error)
+        if len(calls) <= times:
+            raise error
+        return "opened"
+
+    race = duckdb.BinderException('Binder Error: Unique file handle conflict: Cannot attach "w"')
+    assert db.retry_while_closing_elsewhere(5.0)(flaky, race, 3) == "opened"
+    assert len(calls) == 4
+    calls.clear()
+    other = duckdb.BinderException("Binder Error: Catalog with name w already exists")
+    with pytest.raises(duckdb.BinderException, match="already exists"):
+        db.retry_while_closing_elsewhere(5.0)(flaky, other, 3)
+    assert len(calls) == 1
+    calls.clear()
+    with pytest.raises(duckdb.BinderException, match="Unique file handle conflict"):
+        db.retry_while_closing_elsewhere(0.05)(flaky, race, 10_000)  # past the timeout: raised as it came
+
+
+def test_open_database_waits_out_another_thread_closing_the_file(settings):
+    """DuckDB 1.4 refuses a new in-process instance while another thread closes the file's last
+    connection; ``open_database`` (and ``tests.helpers.read_ledger``) must wait that out."""
+    settings.warehouse.mkdir(parents=True)
+    with db.open_database(settings.warehouse_db) as con:
+        con.execute("create table t as select range as i from range(200000)")
+    stop = threading.Event()
+    failures: list[str] = []
+
+    def open_and_close():
+        while not stop.is_set():
+            try:
+                db.open_database(settings.warehouse_db).close()
+            except Exception as exc:
+                failures.append(str(exc))
+                return
+
+    other = threading.Thread(target=open_and_close)
+    other.start()
+    try:
+        deadline = time.monotonic() + 2.0
+        opened = 0
+        while time.monotonic() < deadline:
+            with db.open_database(settings.warehouse_db) as con:
+                assert con.execute("select count(*) from t").fetchone() == (200000,)
+            opened += 1
+    finally:
+        stop.set()
+        other.join(timeout=60)
+    assert failures == [] and opened > 0

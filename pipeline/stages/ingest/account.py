@@ -1,15 +1,19 @@
 """Ingest, step 3: account for every record of the file, so no row is lost without a record.
 
-The reader's word is not trusted for what it skipped: its rows are aligned with the file's
-own record index by fingerprint (:func:`fast_account`); when they cannot be lined up, a
-line-by-line pass accounts for every record (:func:`exact_account`), and a file whose lines
-still cannot all be accounted for is rejected as a whole rather than loaded short. Either way
-the malformed records land in the temp table ``rejects`` with their line and raw text.
+DuckDB 1.4's reject store is complete: every record the reader skipped is in
+``reader_rejects`` with the byte offset where it starts. :func:`fast_account` maps those
+offsets onto the file's own record index (built in the hashing pass), so each row the reader
+returned gets its record's physical line, and the count must come out exact. When it does not
+(or the reader's word cannot be mapped onto records), a line-by-line pass accounts for every
+record (:func:`exact_account`), and a file whose lines still cannot all be accounted for is
+rejected as a whole rather than loaded short. Either way the malformed records land in the
+temp table ``rejects`` with their line and raw text.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import os
 import tempfile
 from pathlib import Path
@@ -25,89 +29,52 @@ from pipeline.store.db import sql_literal as _q
 
 log = structlog.get_logger()
 
-_ALIGN_LIMIT = 100_000  # more records than this dropped by the reader: take the exact path
-
 
 def fast_account(con: duckdb.DuckDBPyConnection, facts: FileFacts, n_fields: int) -> tuple[np.ndarray | None, str]:
     """Line numbers of the rows of ``v`` from the file's record index, or (None, why not).
 
-    The reader's rows must line up with the index's data records (blank lines excluded):
-    same order, equal fingerprints, the only differences records the reader skipped. Every
-    skipped record and every row marked ``malformed_row`` must then be malformed by
+    The reader's rows are the index's data records (blank lines excluded) minus the records in
+    its reject store, found by byte offset (``line_byte_position``; the store's ``line`` counts
+    records, not physical lines, once a quoted field spans lines). Every skipped record
+    and every row marked ``malformed_row`` must be malformed by
     :func:`pipeline.stages.ingest.records.check` too; they go to ``rejects`` with their raw text.
     """
     index = facts.records
     records = np.flatnonzero(~index.blank)
     records = records[records > 0]  # record 0 is the header
-    fingerprints = con.execute("select _fp from v").fetchnumpy()["_fp"]
-    gaps = _align(fingerprints, index.fingerprint[records])
-    if gaps is None:
-        return None, "the reader's rows do not line up with the file's records"
-    flagged = con.execute("select rowid from v where reason_code = 'malformed_row'").fetchnumpy()["rowid"]
-    candidates = sorted({p for lo, hi in gaps for p in range(lo, hi + 1)})
-    raw = dict(zip(candidates, _record_bytes(facts.path, index, records[candidates])))
-    errors = {p: record_index.check(raw[p], n_fields) for p in candidates}
-    skipped = []
-    for lo, hi in gaps:
-        # Records with equal fingerprints side by side: the malformed one is the one skipped.
-        bad = [p for p in range(lo, hi + 1) if errors[p]]
-        if len(bad) != 1:
-            line = index.start_lines[records[hi]]
-            return None, f"cannot tell which record near line {line} the reader skipped"
-        skipped.append(bad[0])
-    kept = np.delete(records, skipped)
-    rows = [(records[p], errors[p], raw[p]) for p in skipped]
-    for record, text in zip(kept[flagged].tolist(), _record_bytes(facts.path, index, kept[flagged])):
-        error = record_index.check(text, n_fields)
-        if not error:
-            return None, f"the reader's field count disagrees at line {index.start_lines[record]}"
-        rows.append((record, error, text))
-    _insert_rejects(
-        con, [(int(index.start_lines[r]), error, text.decode("utf-8", errors="replace")) for r, error, text in rows]
-    )
+    offsets = con.execute("select distinct line_byte_position from reader_rejects order by 1").fetchnumpy()
+    offsets = offsets["line_byte_position"].astype(np.int64)
+    # DuckDB 1.4 puts line_byte_position one byte past the record's first byte; the record is the
+    # one whose bytes hold it, and it must be a data record (not the header, not a blank line).
+    rejected = np.searchsorted(index.starts, offsets, side="right") - 1
+    at = np.searchsorted(records, rejected)
+    if len(offsets) and (
+        at.max() >= len(records) or (records[at] != rejected).any() or (offsets >= index.ends[rejected]).any()
+    ):
+        return None, "a record the reader rejected is not one of the file's data records"
+    kept = np.delete(records, at)
+    rows = con.execute("select count(*) from v").fetchone()[0]
+    if rows != len(kept):
+        return None, f"the reader returned {rows} rows for {len(kept)} records it did not reject"
+    flagged = con.execute("select rowid from v where reason_code = 'malformed_row' order by rowid").fetchnumpy()[
+        "rowid"
+    ]
+    malformed = []
+    for group in (records[at], kept[flagged]):
+        for record, text in zip(group.tolist(), _record_bytes(facts.path, index, group)):
+            error = record_index.check(text, n_fields)
+            if not error:
+                return None, f"the reader and the record check disagree at line {index.start_lines[record]}"
+            malformed.append((int(index.start_lines[record]), error, text.decode("utf-8", errors="replace")))
+    _insert_rejects(con, malformed)
     log.info(
         "ingest.fast_account",
         records=len(records),
-        skipped_by_reader=len(skipped),
-        malformed=len(rows),
+        skipped_by_reader=len(offsets),
+        malformed=len(malformed),
         blank_lines=int(index.blank[1:].sum()),
     )
     return index.start_lines[kept], ""
-
-
-def _align(rows: np.ndarray, records: np.ndarray) -> list[tuple[int, int]] | None:
-    """Where ``records`` has entries missing from ``rows``, when rows = records minus some.
-
-    Each gap is a range ``(lo, hi)`` of positions in ``records`` of which exactly one is
-    missing: more than one when equal fingerprints sit side by side. None when the rows
-    are not the records minus some. Compares growing blocks, so each gap costs a few short
-    comparisons and a clean run costs one pass over the arrays.
-    """
-    missing = len(records) - len(rows)
-    if missing < 0 or missing > _ALIGN_LIMIT:
-        return None
-    gaps: list[tuple[int, int]] = []
-    i = j = 0
-    block = 64
-    while i < len(rows):
-        if len(records) - j < len(rows) - i:
-            return None
-        n = min(block, len(rows) - i)
-        diff = np.flatnonzero(rows[i : i + n] != records[j : j + n])
-        if not len(diff):
-            i, j, block = i + n, j + n, min(block * 4, 1 << 20)
-            continue
-        i, j = i + int(diff[0]), j + int(diff[0])
-        lo = j  # records[j] is not the reader's next row: it, or an equal one just before, was skipped
-        while lo > (gaps[-1][1] + 1 if gaps else 0) and records[lo - 1] == records[j]:
-            lo -= 1
-        gaps.append((lo, j))
-        j, block = j + 1, 64
-        if len(gaps) > missing:
-            return None
-    if j < len(records):
-        gaps.extend((p, p) for p in range(j, len(records)))
-    return gaps if len(gaps) == missing else None
 
 
 def _record_bytes(path: Path, index: record_index.RecordIndex, records: np.ndarray):
@@ -124,19 +91,35 @@ def _record_bytes(path: Path, index: record_index.RecordIndex, records: np.ndarr
 def _insert_rejects(con: duckdb.DuckDBPyConnection, rows: list[tuple[int, str, str]]) -> None:
     """Malformed records (line, why, raw text) into ``rejects``.
 
-    Through a temporary CSV: DuckDB's executemany costs ~0.5 ms a row.
+    Through a temporary CSV: DuckDB's executemany costs ~0.5 ms a row. Its line limit is set
+    from the longest line written (DuckDB's default, 2,000,000 bytes, would fail the whole
+    batch on one malformed record longer than that; a record may be up to 64 MiB, and its
+    quotes double here), with ``buffer_size`` equal to it so the buffer stays that size.
     """
+    longest = 0
+    line = io.StringIO()
+    writer = csv.writer(line)
     with tempfile.NamedTemporaryFile("w", suffix=".csv", newline="", encoding="utf-8", delete=False) as fh:
-        writer = csv.writer(fh)
-        writer.writerow(("line", "detail", "csv_line"))
-        writer.writerows(rows)
+        for row in [("line", "detail", "csv_line"), *rows]:
+            line.seek(0)
+            line.truncate()
+            writer.writerow(row)
+            text = line.getvalue()
+            longest = max(longest, len(text.encode("utf-8")))
+            fh.write(text)
+    size = max(longest + 1, _READER_DEFAULT_LINE)
     try:
         con.execute(
             f"insert into rejects select * from read_csv({_q(fh.name)}, header = true, auto_detect = false, "
-            "columns = {'line': 'BIGINT', 'detail': 'VARCHAR', 'csv_line': 'VARCHAR'})"
+            "delim = ',', quote = '\"', escape = '\"', columns = {'line': 'BIGINT', 'detail': 'VARCHAR', 'csv_line': 'VARCHAR'}, "
+            f"max_line_size = {size}, buffer_size = {size})"
         )
     finally:
         os.unlink(fh.name)
+
+
+#: DuckDB's own ``max_line_size`` default: the floor, so small reject files read as before.
+_READER_DEFAULT_LINE = 2_000_000
 
 
 def exact_account(con: duckdb.DuckDBPyConnection, facts: FileFacts, n_fields: int, parsed: int) -> np.ndarray:

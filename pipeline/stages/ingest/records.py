@@ -1,14 +1,13 @@
 """Accounts of a CSV file's records that are independent of DuckDB's reader.
 
-DuckDB 1.0 parses fast but its reject store is lossy: under load it drops reject records
-("CSV Buffer is not available to reconstruct CSV Line") and, after an unterminated quote,
-it can swallow a good line without a record. Ingest therefore never trusts it:
+Ingest proves every row against the file itself, not the reader's word:
 
-* :class:`RecordIndexer` finds every record's start, line and fingerprint with numpy in
-  the hashing pass; ingest lines the reader's rows up against it (the fast path);
+* :class:`RecordIndexer` finds every record's start, line and length with numpy in the
+  hashing pass; ingest maps the reader's rejects (DuckDB 1.4's reject store is complete;
+  1.0's was lossy) onto it and numbers the rows it returned (the fast path);
 * :func:`scan` walks the file line by line and names every line that is not a good record
   (malformed records, blank lines, continuation lines of quoted multi-line fields), for
-  files the fast path cannot line up;
+  files the fast path cannot account for;
 * :func:`check` judges one record's raw bytes (UTF-8, quoting, field count) for both.
 """
 
@@ -157,9 +156,8 @@ class RecordIndex:
     A newline ends a record when the number of ``"`` bytes before it is even (RFC 4180
     quoting: an escaped quote is two bytes, so it never changes the parity). Record 0 is
     the header. ``fingerprint`` is the record's length in bytes without its line ending and
-    without its ``"`` bytes: the same number can be computed from the fields a CSV reader
-    returns (value bytes minus quotes in the values, plus one comma between fields), so the
-    two sides can be compared row by row to prove that they agree on every record.
+    without its ``"`` bytes: zero for a blank line (or one of only quotes), which the reader
+    skips without a reject.
     """
 
     ends: np.ndarray  # byte offset just past each record (its newline, or end of text)

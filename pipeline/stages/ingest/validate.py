@@ -30,28 +30,26 @@ def _bool_sql(raw: str) -> str:
 
 
 def _ts_sql(raw: str) -> str:
-    # TIMESTAMP (not TIMESTAMPTZ): in DuckDB 1.0 it converts 'Z' and '+hh:mm' offsets to UTC and
-    # rejects forms TIMESTAMPTZ would misread (' -0500'). The range check (next layer) drops
-    # 'infinity' and years no export has. A timestamp starts with a digit: DuckDB's words
-    # ('epoch', 'infinity', ...) are not timestamps of a chat.
+    # DuckDB 1.1+ casts '…T04:02:57+11:00' to TIMESTAMP by dropping the offset (1.0 converted it
+    # to UTC). So the value comes from TIMESTAMPTZ, which converts 'Z' and '+hh:mm' offsets, read
+    # back as TIMESTAMP in the session TimeZone (ingest sets it to UTC). The TIMESTAMP cast still
+    # decides which forms are timestamps, as in 1.0: TIMESTAMPTZ alone would also take zone names
+    # ('EST', 'Australia/Melbourne'). The range check (next layer) drops 'infinity' and years no
+    # export has. A timestamp starts with a digit: DuckDB's words ('epoch', 'infinity', ...) are
+    # not timestamps of a chat.
+    def cast(text: str) -> str:
+        return (
+            f"case when try_cast({text} as timestamp) is not null then try_cast({text} as timestamptz)::timestamp end"
+        )
+
     return (
-        f"case when ascii({raw}) between 48 and 57 then try_cast({raw} as timestamp) "
-        f"when ascii(ltrim({raw})) between 48 and 57 then try_cast(trim({raw}) as timestamp) end"
+        f"case when ascii({raw}) between 48 and 57 then {cast(raw)} "
+        f"when ascii(ltrim({raw})) between 48 and 57 then {cast(f'trim({raw})')} end"
     )
 
 
 def _in_range(ts: str) -> str:
     return f"case when {ts} between timestamp '1900-01-01' and timestamp '2200-01-01' then {ts} end as {ts}"
-
-
-def _fingerprint_sql(read_cols: list[str]) -> str:
-    """Per present field: its bytes without quotes plus the comma after it; minus one."""
-    fields = [
-        f"coalesce(case when contains({c}, '\"') then strlen(replace({c}, '\"', '')) else strlen({c}) end + 1, 0)"
-        for c in read_cols
-    ]
-    total = " + ".join(fields) if len(fields) <= 100 else f"list_sum([{', '.join(fields)}])"  # expression depth
-    return f"({total} - 1)::integer"
 
 
 def validated_select(dataset: str, columns: dict[str, str], read: str, overflow: str | None = None) -> str:
@@ -62,8 +60,7 @@ def validated_select(dataset: str, columns: dict[str, str], read: str, overflow:
     Three layers, so that every value is computed once: raw text (an empty field is NULL),
     typed values, then the reason code. With ``overflow`` (the padded read of the fast path)
     a row with too few fields (the last column padded with NULL) or too many (the overflow
-    column filled) is ``malformed_row``, and ``_fp`` is the row's fingerprint (see
-    :class:`pipeline.stages.ingest.records.RecordIndex`).
+    column filled) is ``malformed_row``.
     """
     contract = tuple(DATASET_COLUMNS[dataset])
     raws = ", ".join(
@@ -75,11 +72,7 @@ def validated_select(dataset: str, columns: dict[str, str], read: str, overflow:
         if name.startswith("extra:")
     ]
     extra_sql = f"json_object({', '.join(extras)})" if extras else "null::json"
-    if overflow:
-        read_cols = [f"c{i}" for i in range(len(columns))] + [overflow]
-        malformed, fingerprint = f"({read_cols[-2]} is null or {overflow} is not null)", _fingerprint_sql(read_cols)
-    else:
-        malformed, fingerprint = "false", "null::integer"
+    malformed = f"(c{len(columns) - 1} is null or {overflow} is not null)" if overflow else "false"
     if dataset == "chats":
         typed = f"""
             {_uuid_sql("r_id")} as id,
@@ -123,15 +116,15 @@ def validated_select(dataset: str, columns: dict[str, str], read: str, overflow:
     # Raw text is kept only for rejected rows: it is what the quarantine shows.
     keep_raw = ", ".join(f"case when reason_code is not null then r_{c} end as r_{c}" for c in CHECKED_COLUMNS[dataset])
     return f"""
-        select {", ".join(contract)}, _extra, reason_code, {keep_raw}, _fp
+        select {", ".join(contract)}, _extra, reason_code, {keep_raw}
         from (
             select *, {reason} as reason_code
             from (
                 select {ranged}
                 from (
-                    select {typed}, {checked}, _extra, _malformed, _fp
+                    select {typed}, {checked}, _extra, _malformed
                     from (
-                        select {raws}, {extra_sql} as _extra, {malformed} as _malformed, {fingerprint} as _fp
+                        select {raws}, {extra_sql} as _extra, {malformed} as _malformed
                         from {read}
                     )
                 )
@@ -146,12 +139,17 @@ def read_csv(path: Path, n_fields: int, *, padded: bool) -> str:
     """DuckDB's reader over the file, every field as text, records it cannot parse skipped.
 
     (Skipped with ``store_rejects``: with ``ignore_errors`` DuckDB 1.0 miscounts after an
-    unterminated quote, count(*) = -1, and can crash.)
+    unterminated quote, count(*) = -1, and can crash.) Delimiter, quote and escape are always
+    given: with ``auto_detect = false`` DuckDB 1.4 defaults the escape to none, and ``""`` in a
+    quoted field would end it. ``buffer_size`` is given because 1.4 otherwise makes it 16 ×
+    ``max_line_size`` (1 GiB for 64 MiB lines, over the 512 MB memory limit); equal to it, a
+    record of up to :data:`~pipeline.stages.ingest.scan.MAX_LINE` bytes still loads.
 
     ``padded`` adds an overflow column and pads short rows with NULL (an empty field reads
     as '' thanks to the NULL string), so rows with too few or one too many fields come
-    back as rows that the validation marks ``malformed_row``. Skipped records are found
-    by the account that follows, never trusted to the reader's reject store (lossy in 1.0).
+    back as rows that the validation marks ``malformed_row``. The records it skips are in its
+    reject store (complete since DuckDB 1.1; 1.0's was lossy), which the account that follows
+    maps onto the file's own records.
     """
     names = [f"c{i}" for i in range(n_fields)] + (["c_over"] if padded else [])
     spec = "{" + ", ".join(f"'{name}': 'VARCHAR'" for name in names) + "}"
@@ -159,5 +157,5 @@ def read_csv(path: Path, n_fields: int, *, padded: bool) -> str:
         f"read_csv({_q(str(path))}, header = true, auto_detect = false, delim = ',', quote = '\"', "
         f"escape = '\"', columns = {spec}, nullstr = {_q(_NULL)}, null_padding = {str(padded).lower()}, "
         f"store_rejects = true, rejects_table = 'reader_rejects', rejects_scan = 'reader_scans', "
-        f"max_line_size = {MAX_LINE})"
+        f"max_line_size = {MAX_LINE}, buffer_size = {MAX_LINE})"
     )
