@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -132,6 +133,21 @@ def test_a_rejected_file_sends_one_batch_failed_alert(alerting, sinks):
     assert outcome.status == "rejected"
     alert = _assert_one(sinks, "batch_failed", outcome.batch_id, "not_csv: ")
     assert alert["details"] == {"stage": "ingest", "error_code": "not_csv"}
+
+
+def test_a_stage_failing_after_the_gate_sends_one_batch_failed_alert(alerting, sinks, tmp_path, monkeypatch):
+    """A deploy broke a mart model: the batch is published, then its dbt build fails (Luigi's FAILURE event)."""
+    project = tmp_path / "dbt"
+    shutil.copytree(REPO / "dbt", project, ignore=shutil.ignore_patterns("target", "logs"))
+    model = project / "models" / "marts" / "category_chat_volume.sql"
+    model.write_text(model.read_text() + "\nthis is not sql\n")
+    monkeypatch.setenv("PIPELINE_DBT_DIR", str(project))
+    settings = replace(alerting, dbt_project_dir=project)
+    write(settings.landing / "a_chats.csv", chats_text(20))
+    (outcome,) = runner.run(settings)
+    assert outcome.status == "failed" and read_ledger(settings)[0]["error_code"] == "dbt_build_failed"
+    alert = _assert_one(sinks, "batch_failed", outcome.batch_id, "dbt_build_failed: ")
+    assert alert["details"] == {"stage": "dbt_build", "error_code": "dbt_build_failed"}
 
 
 def test_a_withheld_batch_sends_one_alert_and_a_dead_channel_never_fails_it(tmp_path, monkeypatch, sinks):
