@@ -40,8 +40,11 @@ SCHEMA_DDL = [
         reason_code varchar not null,
         reason varchar not null,
         raw_record varchar,
-        quarantined_at timestamp
+        quarantined_at timestamp,
+        fields varchar
     )""",
+    # Warehouses from before the parsed fields were kept beside the raw record.
+    "alter table meta.quarantine add column if not exists fields varchar",
 ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 
 from pipeline.stages.ingest import ingest_file
 from tests.helpers import write
@@ -30,3 +31,26 @@ def test_every_held_row_is_csv_text_whatever_its_reason(settings):
     }
     for raw in rows.values():  # each one parses as one CSV record again
         assert len(list(csv.reader(io.StringIO(raw)))) == 1 and not raw.startswith("{")
+
+
+def test_every_split_record_carries_its_parsed_fields_beside_the_raw_text(settings):
+    """``fields``: the contract columns as the reader split them (JSON, redacted); none for a malformed record."""
+    text = HEADER + (
+        'bad-id,,2023-01-01 10:00:00,true,,"hi, mail jo@example.com",jo@example.com\n'
+        "00000001-0000-4000-8000-000000000000,,2023-13-45 10:00:00,true,,ok,\n"
+        "1,2\n"
+    )
+    result = ingest_file(settings, write(settings.landing / "f_chats.csv", text))
+    qfile = settings.quarantine_dir / "chats" / f"{result.batch_id}.csv"
+    rows = {r["reason_code"]: r["fields"] for r in csv.DictReader(io.StringIO(qfile.read_text()))}
+    assert set(rows) == {"invalid_id", "invalid_timestamp", "malformed_row"}
+    assert json.loads(rows["invalid_id"]) == {
+        "id": "bad-id",
+        "chat_category_id": None,
+        "created_at": "2023-01-01 10:00:00",
+        "is_customer_initiated": "true",
+        "resolved_at": None,
+        "message": "hi, mail [EMAIL]",
+    }
+    assert json.loads(rows["invalid_timestamp"])["created_at"] == "2023-13-45 10:00:00"
+    assert rows["malformed_row"] == ""

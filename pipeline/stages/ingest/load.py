@@ -254,6 +254,26 @@ def _quarantine_reasons(con: duckdb.DuckDBPyConnection, batch_id: str) -> dict[s
     return dict(rows)
 
 
+def _field_text(dataset: str, column: str) -> str:
+    """SQL for one field of a held row as text: a checked field's raw text, else its value."""
+    if column in DATASET_COLUMNS[dataset]:
+        return (
+            f"coalesce(r_{column}, {column}::varchar)" if column in CHECKED_COLUMNS[dataset] else f"{column}::varchar"
+        )
+    key = column.replace("\\", "\\\\").replace('"', '\\"')
+    return f"json_extract_string(_extra, {_q('$' + '.' + chr(34) + key + chr(34))})"
+
+
+def _quarantine_fields_sql(dataset: str) -> str:
+    """A held row's contract fields as the CSV reader split them, as one JSON object, redacted once.
+
+    Beside ``raw_record`` (the record as CSV text) so a person sees which text landed in which
+    column. Malformed records have none: the reader could not split them.
+    """
+    pairs = ", ".join(f"{c} := {_field_text(dataset, c)}" for c in DATASET_COLUMNS[dataset])
+    return patterns.redact_sql(f"to_json(struct_pack({pairs}))::varchar")
+
+
 def _quarantine_record_sql(settings: Settings, dataset: str, names: list[str]) -> str:
     """A held row as CSV text, like the malformed records beside it: one format for ``raw_record``.
 
@@ -264,17 +284,9 @@ def _quarantine_record_sql(settings: Settings, dataset: str, names: list[str]) -
     producer's ``customer_email``, are redacted too. (A rejected row's checked fields are its
     raw text; a valid later copy of an id shows its parsed values, which is the same row.)
     """
-    contract = DATASET_COLUMNS[dataset]
-
-    def value(c: str) -> str:
-        if c in contract:
-            return f"coalesce(r_{c}, {c}::varchar)" if c in CHECKED_COLUMNS[dataset] else f"{c}::varchar"
-        key = c.replace("\\", "\\\\").replace('"', '\\"')
-        return f"json_extract_string(_extra, {_q('$' + '.' + chr(34) + key + chr(34))})"
-
     # The CSV text of the record, redacted once like a malformed record's line: one redaction
     # expression per record, not per field (a 10,000-column file made that expression enormous).
-    fields = ", ".join(value(c) for c in names)
+    fields = ", ".join(_field_text(dataset, c) for c in names)
     quote = """case when x is null then '' when regexp_matches(x, '[",\\r\\n]')
                     then '"' || replace(x, '"', '""') || '"' else x end"""
     return patterns.redact_sql(f"array_to_string(list_transform([{fields}], x -> {quote}), ',')")
@@ -330,13 +342,13 @@ def _load(
                 insert into meta.quarantine
                 select ?, ?, _line_number, final_reason,
                        map_extract(map {{{reason_text}}}, final_reason)[1],
-                       {_quarantine_record_sql(settings, dataset, names)}, ?
+                       {_quarantine_record_sql(settings, dataset, names)}, ?, {_quarantine_fields_sql(dataset)}
                 from (select v.*, held_lines.line as _line_number,
                              coalesce(reason_code, 'duplicate_id_in_file') as final_reason
                       from v join held_lines on v.rowid = held_lines.rid)
                 union all
                 select ?, ?, line, 'malformed_row', 'the CSV reader could not parse the row: ' || detail,
-                       {patterns.redact_sql("csv_line")}, ?
+                       {patterns.redact_sql("csv_line")}, ?, null
                 from rejects""",
                 [batch_id, dataset, now, batch_id, dataset, now],
             )
@@ -395,7 +407,7 @@ def _write_quarantine_csv(
     tmp = folder / f".{batch_id}.csv.tmp"
     con.execute(f"""
         copy (select line_number, reason_code, {_csv_cell("reason")} as reason,
-                     {_csv_cell("raw_record")} as raw_record
+                     {_csv_cell("raw_record")} as raw_record, fields
               from meta.quarantine where batch_id = {_q(batch_id)} order by line_number)
         to {_q(str(tmp))} (header, delimiter ',')""")
     os.chmod(tmp, 0o600)
