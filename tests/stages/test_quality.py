@@ -20,6 +20,7 @@ import yaml
 from pipeline.errors import ConfigError, QualityGateFailed
 from pipeline.settings import PROJECT_ROOT, Settings, load_settings
 from pipeline.stages import quality
+from pipeline.store import ledger
 from pipeline.store.db import SCHEMA_DDL
 
 NOW = datetime(2026, 11, 25, 3, 0, tzinfo=timezone.utc)
@@ -326,15 +327,23 @@ def test_unknown_parent_only_warns(settings):
 # --- the batch as a whole: quarantine share and size swings (from the ledger's counts) -------------
 
 
-def _ledger_row(settings, batch_id, dataset, rows_read, rows_quarantined, *, seq, stage="ingested"):
+def _ledger_row(settings, batch_id, dataset, rows_read, rows_quarantined, *, stage="ingested"):
+    """A batch in the ledger at ``stage`` with these counts, through the ledger's own verbs (in call order)."""
+    # The ledger derives a batch id from the content hash ("b" + its first 16 characters): a short
+    # stand-in hash gives the test's readable id.
+    sha256 = batch_id[1:]
+    assert ledger.batch_id_for(sha256) == batch_id
     with duckdb.connect(str(settings.warehouse_db)) as con:
-        con.execute(
-            """insert into meta.batches (batch_id, seq, file, dataset, sha256, status, stage,
-                   rows_read, rows_loaded, rows_quarantined)
-               values (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)""",
-            [batch_id, seq, f"{batch_id}_{dataset}.csv", dataset, batch_id * 4, stage,
-             rows_read, rows_read - rows_quarantined, rows_quarantined],
-        )  # fmt: skip
+        ledger.register(con, file=f"{batch_id}_{dataset}.csv", sha256=sha256, size_bytes=1, dataset=dataset)
+        ledger.start(con, batch_id)
+        ledger.advance(
+            con,
+            batch_id,
+            stage,
+            rows_read=rows_read,
+            rows_loaded=rows_read - rows_quarantined,
+            rows_quarantined=rows_quarantined,
+        )
 
 
 QUARANTINE_CHECK = "chats quarantined share of records (%)"
@@ -344,7 +353,7 @@ QUARANTINE_CHECK = "chats quarantined share of records (%)"
 def test_quarantine_share_withholds_a_mostly_broken_batch(settings, published_category, quarantined, outcome):
     """5 loaded rows; 100 records read: 90 quarantined is 90%, over the 5% default."""
     _insert(settings, "audit.chats", _clean_chats(published_category))
-    _ledger_row(settings, BATCH, "chats", 100, quarantined, seq=1)
+    _ledger_row(settings, BATCH, "chats", 100, quarantined)
     result = quality.run_gate(settings, BATCH, "chats", now=NOW)
     by_name = {c["name"]: c for c in result.checks}
     assert by_name[QUARANTINE_CHECK]["outcome"] == outcome
@@ -364,7 +373,7 @@ def test_quarantine_threshold_comes_from_the_settings(settings, published_catego
     monkeypatch.setenv("PIPELINE_QUARANTINE_WARN_PCT", "50")
     relaxed = load_settings(landing=settings.landing, warehouse=settings.warehouse)
     _insert(settings, "audit.chats", _clean_chats(published_category))
-    _ledger_row(settings, BATCH, "chats", 100, 90, seq=1)
+    _ledger_row(settings, BATCH, "chats", 100, 90)
     result = quality.run_gate(relaxed, BATCH, "chats", now=NOW)
     assert result.passed and QUARANTINE_CHECK in result.warned
     assert json.loads(result.report_json.read_text())["variables"]["QUARANTINE_FAIL_PCT"] == "95"
@@ -372,9 +381,9 @@ def test_quarantine_threshold_comes_from_the_settings(settings, published_catego
 
 def test_row_count_swing_against_recent_batches_warns(settings, published_category):
     for i in range(3):
-        _ledger_row(settings, f"b-old{i}", "chats", 100, 0, seq=i + 1, stage="exported")
+        _ledger_row(settings, f"b-old{i}", "chats", 100, 0, stage="exported")
     _insert(settings, "audit.chats", _clean_chats(published_category))
-    _ledger_row(settings, BATCH, "chats", 5, 0, seq=10)
+    _ledger_row(settings, BATCH, "chats", 5, 0)
     result = quality.run_gate(settings, BATCH, "chats", now=NOW)
     name = "chats record count vs recent batches (% off their median)"
     assert result.passed and result.warned == [name]

@@ -69,11 +69,14 @@ def test_a_duckdb_1_0_warehouse_opens_takes_batches_and_reads(settings):
         # 200 + 7 + 5 published; the withheld 1.0 batch is back at registered, none of its rows published
         assert con.execute("select count(*) from raw.chats").fetchone() == (212,)
         assert con.execute("select count(*) from raw.chats where _batch_id = 'b6433bc747fe2ab3a'").fetchone() == (0,)
-        assert con.execute(
-            "select status, stage, error_code from meta.batches where batch_id = 'b6433bc747fe2ab3a'"
-        ).fetchone() == ("failed", "registered", "quality_gate_failed")
+        withheld = ledger.get(con, "b6433bc747fe2ab3a")
+        assert (withheld["status"], withheld["stage"], withheld["error_code"]) == (
+            "failed",
+            "registered",
+            "quality_gate_failed",
+        )
         assert con.execute("select count(*) from raw.chats where _batch_id = ?", [result.batch_id]).fetchone() == (7,)
-        files = [row[0] for row in con.execute("select file from meta.batches order by seq").fetchall()]
+        files = [b["file"] for b in sorted(ledger.all_batches(con), key=lambda b: b["seq"])]
         assert files == [*[f for f, _, _ in before], "new_chats.csv", "newer_chats.csv"]
         chats_mart = con.execute(
             "select count(*) from duckdb_tables() where schema_name = 'marts' and estimated_size > 0"
