@@ -202,8 +202,8 @@ class _Stage(_Task):
 
     def _record_failure(self, exc: BaseException) -> None:
         """Record a stage failure in the ledger; never masks the original error."""
-        if isinstance(exc, (FileRejected, FileChanged)):
-            return  # ingest recorded it already: rejected with its reason, or queued again
+        if isinstance(exc, (FileRejected, FileChanged, BatchWithheld)):
+            return  # recorded already: rejected or withheld with its own code, or queued again
         try:
             with db.connect(self.settings) as con:
                 for batch_id in self.batch_ids:

@@ -127,6 +127,29 @@ def test_clean_batches_send_nothing_and_a_category_shift_sends_one_drift_alert(
     assert lines[-1].split()[-1] == "chat_category_id.distribution" and lines[-2].split()[-1] == "-"
 
 
+def test_drift_configured_to_withhold_withholds_the_batch_with_one_alert(alerting, sinks, tmp_path, monkeypatch):
+    """``drift_action = withhold``: the shifted batch is not published, its alert says why."""
+    monkeypatch.setenv("PIPELINE_DRIFT_MIN_BATCHES", "3")
+    monkeypatch.setenv("PIPELINE_DRIFT_ACTION", "withhold")
+    settings = load_settings(landing=alerting.landing, warehouse=alerting.warehouse)
+    generate(tmp_path / "clean", chats=4000, categories=30, seed=1, messages=False)
+    generate(tmp_path / "skewed", chats=4000, categories=30, seed=1, messages=False, category_skew=0.5)
+    _split_chats(
+        tmp_path / "clean" / "chats.csv",
+        [(f"part{k}_chats.csv", 1000 * k, 1000 * (k + 1)) for k in range(3)],
+        settings.landing,
+    )
+    assert [o.status for o in runner.run(settings)] == ["done"] * 3
+    _split_chats(tmp_path / "skewed" / "chats.csv", [("shifted_chats.csv", 3000, 4000)], settings.landing)
+    (shifted,) = runner.run(settings)
+    assert shifted.status == "failed"
+    assert {r["batch_id"]: r["error_code"] for r in read_ledger(settings)}[shifted.batch_id] == "drift_found"
+    _assert_one(sinks, "batch_withheld", shifted.batch_id, "drift_found: ")
+    with duckdb.connect(str(settings.warehouse_db), read_only=True) as con:
+        published = con.execute("select count(*) from raw.chats where _batch_id = ?", [shifted.batch_id]).fetchone()
+    assert published == (0,)
+
+
 def test_a_rejected_file_sends_one_batch_failed_alert(alerting, sinks):
     write(alerting.landing / "broken_chats.csv", b"\x00\x01\x02 not a csv at all\n")
     (outcome,) = runner.run(alerting)
