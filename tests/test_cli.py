@@ -11,9 +11,10 @@ import time
 import pytest
 
 from pipeline.cli import build_parser
-from tests.helpers import REPO, categories_text, chats_text, hold_lock, run_in_terminal, write
+from pipeline.store import ledger
+from tests.helpers import REPO, categories_text, chats_text, hold_lock, run_in_terminal, wait_for, write
 
-COMMANDS = ["generate", "run", "watch", "replay", "status", "report", "docs", "demo", "retry", "scan"]
+COMMANDS = ["generate", "run", "watch", "replay", "status", "report", "docs", "demo", "retry", "scan", "quality"]
 
 
 def cli(*args: str, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
@@ -279,6 +280,37 @@ def test_status_answers_within_a_second_while_another_process_holds_the_warehous
     assert took < 1.0, f"status took {took:.2f}s"
     assert "a_chats.csv" in proc.stdout and "done" in proc.stdout
     assert "note: the warehouse is busy (a batch is being processed): ledger as of" in proc.stderr
+
+
+@pytest.mark.drill
+def test_status_answers_within_a_second_all_through_a_one_million_chat_batch(tmp_path):
+    """The issue's case: `pipeline run` works on 1M chats while `status` is asked every half second."""
+    landing, warehouse, env = paths_env(tmp_path)
+    assert cli("generate", "--out", str(tmp_path / "big"), "--chats", "1000000", "--no-messages").returncode == 0
+    for name in ("categories.csv", "chats.csv"):
+        os.replace(tmp_path / "big" / name, landing / name)
+    run = subprocess.Popen(
+        [sys.executable, "-m", "pipeline", "run"],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, **env},
+    )
+    took, busy = [], 0
+    try:
+        wait_for(lambda: ledger.snapshot_path(warehouse / "warehouse.duckdb").exists(), what="the first ledger row")
+        while run.poll() is None:
+            started = time.monotonic()
+            proc = cli("status", env=env, timeout=60)
+            took.append(time.monotonic() - started)
+            assert proc.returncode == 0, proc.stderr
+            busy += "the warehouse is busy" in proc.stderr
+            time.sleep(0.5)
+    finally:
+        run.wait(timeout=1800)
+    assert run.returncode == 0
+    assert busy >= 3, f"status was asked only {busy} time(s) while the writer held the warehouse"
+    assert max(took) < 1.0, f"slowest status: {max(took):.2f}s of {len(took)}"
 
 
 # --------------------------------------------------------------------------- by hand

@@ -18,13 +18,8 @@ from pipeline.errors import ConfigError
 _CHUNK = 8 << 20
 
 
-def secure_dir(path: Path) -> Path:
-    """Create ``path`` (and parents) and make it owner-only (0700).
-
-    Only for the service's own folders (warehouse/, archive/, failed/, quarantine/ …), never the
-    drop folder itself. A folder that is a symbolic link, not a folder, or owned by someone else
-    is refused: following it would write restricted data (and change modes) somewhere else.
-    """
+def _own_folder(path: Path) -> None:
+    """Create ``path`` (and parents), refusing a symbolic link, a non-folder or someone else's folder."""
     if path.is_symlink():
         raise ConfigError(f"{path} is a symbolic link; the pipeline writes only into real folders it owns")
     if path.exists():
@@ -33,6 +28,16 @@ def secure_dir(path: Path) -> Path:
         if path.stat().st_uid != os.geteuid():
             raise ConfigError(f"{path} belongs to another user; the pipeline writes only into folders it owns")
     path.mkdir(parents=True, exist_ok=True)
+
+
+def secure_dir(path: Path) -> Path:
+    """Create ``path`` (and parents) and make it owner-only (0700).
+
+    Only for the service's own folders (warehouse/, archive/, failed/, quarantine/ …), never the
+    drop folder itself. A folder that is a symbolic link, not a folder, or owned by someone else
+    is refused: following it would write restricted data (and change modes) somewhere else.
+    """
+    _own_folder(path)
     os.chmod(path, 0o700)
     return path
 
@@ -41,14 +46,7 @@ def shared_dir(path: Path, gid: int) -> Path:
     """Create ``path`` for the analysts' group: 2750 (group may list and read; setgid, so files
     made inside inherit the group), group ``gid``. Refused like :func:`secure_dir` when it is a
     symbolic link, not a folder, or someone else's."""
-    if path.is_symlink():
-        raise ConfigError(f"{path} is a symbolic link; the pipeline writes only into real folders it owns")
-    if path.exists():
-        if not path.is_dir():
-            raise ConfigError(f"{path} exists and is not a folder")
-        if path.stat().st_uid != os.geteuid():
-            raise ConfigError(f"{path} belongs to another user; the pipeline writes only into folders it owns")
-    path.mkdir(parents=True, exist_ok=True)
+    _own_folder(path)
     os.chown(path, -1, gid)
     os.chmod(path, 0o2750)
     return path
