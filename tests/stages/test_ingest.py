@@ -67,10 +67,10 @@ def test_every_reason_code_is_quarantined_with_exact_counts(settings, defective,
     assert by_code == expected
     assert record == (spec["rows"], spec["valid_rows"], sum(expected.values()))
 
-    # Quarantine file: one row per rejected row, with line number, code, message and raw values.
+    # Quarantine file: one row per rejected row, with line number, code, message, raw record and its fields.
     qfile = settings.quarantine_dir / dataset / f"{result.batch_id}.csv"
     lines = qfile.read_text(errors="replace").splitlines()
-    assert lines[0] == "line_number,reason_code,reason,raw_record"
+    assert lines[0] == "line_number,reason_code,reason,raw_record,fields"
     assert (qfile.stat().st_mode & 0o777) == 0o600
     assert (settings.quarantine_dir.stat().st_mode & 0o777) == 0o700
     rows = query(settings, "select line_number, reason_code, reason from meta.quarantine order by line_number")
