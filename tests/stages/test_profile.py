@@ -43,7 +43,10 @@ def test_the_profile_of_a_chats_batch_has_summarize_numbers_quarantine_shares_an
             (cat, dt.datetime(2023, 3, 4, 10), None, dt.datetime(2023, 3, 4, 14), "bye"),
         ],
     )
-    con.execute("insert into meta.quarantine values ('b1', 'chats', 7, 'invalid_id', 'x', 'raw', now()::timestamp)")
+    con.execute(
+        "insert into meta.quarantine (batch_id, dataset, line_number, reason_code, reason, raw_record, quarantined_at) "
+        "values ('b1', 'chats', 7, 'invalid_id', 'x', 'raw', now()::timestamp)"
+    )
     record = {"batch_id": "b1", "dataset": "chats", "rows_read": 5, "rows_loaded": 4, "rows_quarantined": 1}
     rows = profile.profile_batch(con, {**record, "landed_at": LANDED})
     got = {(r["column_name"], r["metric"]): (r["value"], r["value_text"]) for r in rows}
