@@ -55,7 +55,8 @@ bench: setup-bench
 	$(PY) -m bench $(BENCH_ARGS)
 
 # Fault drills kept out of `make test` (~6 min on 2 cores): kill -9 at 20 seeded points, disk full
-# (tmpfs; skipped with the reason when mount is not permitted), a 30 s lock, the 200 MB line.
+# (tmpfs; skipped with the reason when mount is not permitted), a 30 s lock, the 200 MB line,
+# status through a 1M-chat run.
 drill: setup-bench
 	$(PY) -m pytest -q -m drill
 
