@@ -223,11 +223,27 @@ def test_the_same_cause_within_the_cooldown_is_coalesced_into_the_next_alert(ale
     alerting.warehouse.mkdir()
     alert = alerts.Alert(cause="quarantine_warn", reason="2 %", subject="chats", batch_id="b1", dataset="chats")
     assert alerts.send(alerting, alert) == {"webhook": "sent", "email": "sent"}
-    assert "coalesced" in alerts.send(alerting, alert)
+    assert alerts.send(alerting, alert) == {"coalesced": "quarantine_warn:chats"}
     assert len(sinks[0].received) == 1 and len(sinks[1].messages) == 1
     later = replace(alerting, alerts=replace(alerting.alerts, cooldown_seconds=0.0))
     assert alerts.send(later, alert) == {"webhook": "sent", "email": "sent"}
     assert [p["suppressed_since_last"] for p in sinks[0].received] == [0, 1]
+
+
+def test_an_alert_no_channel_took_starts_no_cooldown(alerting, sinks):
+    """Every channel down: the next alert of the same cause is tried again, not coalesced for an hour."""
+    alerting.warehouse.mkdir()
+    dead = replace(
+        alerting,
+        alerts=replace(alerting.alerts, webhook_url=f"http://127.0.0.1:{free_port()}/hook", smtp_port=free_port()),
+    )
+    alert = alerts.Alert(cause="quarantine_warn", reason="2 %", subject="chats", batch_id="b1", dataset="chats")
+    assert alerts.send(dead, alert) == {"webhook": "failed", "email": "failed"}
+    assert alerts.send(dead, alert) == {"webhook": "failed", "email": "failed"}
+    assert alerts.send(alerting, alert) == {"webhook": "sent", "email": "sent"}
+    assert alerts.send(alerting, alert) == {"coalesced": "quarantine_warn:chats"}
+    assert [(p["batch_id"], p["suppressed_since_last"]) for p in sinks[0].received] == [("b1", 0)]
+    assert len(sinks[1].messages) == 1
 
 
 @pytest.mark.parametrize(
