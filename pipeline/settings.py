@@ -43,12 +43,22 @@ CFG_SECTIONS = ("pipeline", "alerts", "smtp", "email")
 
 
 def _read_cfg() -> tuple[dict[str, dict[str, str]], Path]:
-    """The sections :data:`CFG_SECTIONS` of the first luigi.cfg found, and the folder it is in."""
+    """The sections :data:`CFG_SECTIONS` of the first luigi.cfg found, and the folder it is in.
+
+    ``LUIGI_CONFIG_PATH`` naming no file, or a luigi.cfg that cannot be opened or decoded, is a
+    ConfigError: ``ConfigParser.read`` would skip it and run on defaults without a word.
+    """
+    explicit = os.environ.get("LUIGI_CONFIG_PATH")
+    if explicit and not Path(explicit).is_file():
+        raise ConfigError(f"LUIGI_CONFIG_PATH is {explicit}, which is not a file")
     parser = configparser.ConfigParser(interpolation=None)
     for path in _cfg_files():
         if path.is_file():
             try:
-                parser.read(path)
+                with path.open(encoding="utf-8") as handle:
+                    parser.read_file(handle, source=str(path))
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ConfigError(f"{path} cannot be read: {exc}") from None
             except configparser.Error as exc:
                 raise ConfigError(f"{path} cannot be read: {str(exc).splitlines()[0]}") from None
             base = path.resolve().parent
@@ -235,22 +245,41 @@ def check_timezone(value: str, source: str = "timezone") -> str:
 
 
 def check_share(settings: Settings, env: dict | None = None) -> None:
-    """The share folder must be outside the owner-only warehouse and its group must exist."""
+    """The share folder must be apart from the owner-only warehouse and from landing (the stage
+    chmods it 2750 and hands it to the group), and its group must exist and be ours to give."""
     env = os.environ if env is None else env
     share, warehouse = settings.share_dir.resolve(), settings.warehouse.resolve()
+    landing = settings.landing.resolve()
+    where = f"setting share ({_source('share', env)}) is {str(share)!r}"
     if share == warehouse or warehouse in share.parents:
         raise ConfigError(
-            f"setting share ({_source('share', env)}) is {str(share)!r}, inside the warehouse folder, which only its "
+            f"{where}, inside the warehouse folder, which only its "
             "owner can open; choose a folder outside it (default: <warehouse>-share beside it)"
         )
+    clash = (
+        ("holds the warehouse", share in warehouse.parents),
+        ("holds the landing folder", share == landing or share in landing.parents),
+        ("is inside the landing folder", landing in share.parents),
+    )
+    for what, found in clash:
+        if found:
+            raise ConfigError(
+                f"{where}, which {what}; the share folder is opened to its group, so give it a folder "
+                "of its own (default: <warehouse>-share beside the warehouse)"
+            )
     if settings.share_group:
         try:
-            grp.getgrnam(settings.share_group)
+            gid = grp.getgrnam(settings.share_group).gr_gid
         except KeyError:
             raise ConfigError(
                 f"setting share_group ({_source('share_group', env)}) is {settings.share_group!r}, "
                 "which is not a group on this machine"
             ) from None
+        if os.geteuid() != 0 and gid != os.getegid() and gid not in os.getgroups():
+            raise ConfigError(
+                f"setting share_group ({_source('share_group', env)}) is {settings.share_group!r}, "
+                "which this user is not a member of, so the share folder cannot be given to it"
+            )
 
 
 _MEMORY_RE = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)\s*$", re.IGNORECASE)
