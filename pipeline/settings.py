@@ -282,6 +282,9 @@ def check_share(settings: Settings, env: dict | None = None) -> None:
             )
 
 
+#: Shortest HMAC key accepted from ``PIPELINE_PSEUDONYM_KEY``.
+MIN_PSEUDONYM_KEY = 16
+
 _MEMORY_RE = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)\s*$", re.IGNORECASE)
 
 
@@ -389,6 +392,9 @@ def load_settings(landing: Path | str | None = None, warehouse: Path | str | Non
             f"setting quarantine_warn_pct ({settings.quarantine_warn_pct:g}) must not exceed "
             f"quarantine_fail_pct ({settings.quarantine_fail_pct:g})"
         )
+    if settings.pseudonym_key and len(settings.pseudonym_key) < MIN_PSEUDONYM_KEY:
+        # Said here, before any batch: the redact stage is the first to use the key.
+        raise ConfigError(f"PIPELINE_PSEUDONYM_KEY must be at least {MIN_PSEUDONYM_KEY} characters")
     return settings
 
 

@@ -150,6 +150,7 @@ def ledger_of(env: dict) -> list[dict]:
         ),
         ({}, ["status", "--warehouse", "{tmp}/typo"], "error: the warehouse folder {tmp}/typo does not exist"),
         ({}, ["watch", "--landing", "{tmp}/typo"], "error: the landing folder {tmp}/typo does not exist"),
+        ({"PIPELINE_PSEUDONYM_KEY": "short"}, ["run"], "error: PIPELINE_PSEUDONYM_KEY must be at least 16 characters"),
     ],
 )
 def test_bad_settings_and_arguments_are_one_sentence_and_exit_2(tmp_path, env, args, sentence):
