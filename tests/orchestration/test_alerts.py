@@ -191,6 +191,9 @@ def test_a_withheld_batch_sends_one_alert_and_a_dead_channel_never_fails_it(tmp_
     failed = [e for e in logs if e["event"] == "alert.channel_failed"]
     assert [(e["channel"], e["batch_id"]) for e in failed] == [("webhook", outcome.batch_id)]
     assert [e["cause"] for e in logs if e["event"] == "alert"] == ["batch_withheld"]
+    md = (settings.reports_dir / "soda" / f"{outcome.batch_id}.md").read_text()
+    assert "Not compared: the batch failed its checks, so its profile is not a baseline candidate." in md
+    assert "Not compared yet" not in md
 
 
 def test_a_quarantine_spike_sends_one_alert(alerting, sinks, tmp_path):
