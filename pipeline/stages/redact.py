@@ -239,7 +239,8 @@ def _fill_share(con, kinds: dict, identifiers: set[str], version: str) -> int:
         con.execute(
             f"delete from share.chats where id in (select {id_expr.replace('l.', 'changed_chats.')} from changed_chats)"
         )
-        con.execute(f"insert into share.chats {rows} where c.chat_id in (select chat_id from changed_chats)")
+        if redacted:  # binding the insert compiles every redaction regex: not for a batch without chats
+            con.execute(f"insert into share.chats {rows} where c.chat_id in (select chat_id from changed_chats)")
     else:
         for table in ("chats", "_layer"):
             con.execute(f"drop table if exists share.{table}")
