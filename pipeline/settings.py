@@ -420,14 +420,20 @@ def _alert_settings(sections: dict[str, dict[str, str]], env) -> AlertSettings:
         value = env.get(f"PIPELINE_ALERTS_{key.upper()}") or alerts.get(key)
         return value.strip() if value and value.strip() else default
 
-    def number(where: str, raw: str, kind: type = float) -> float:
+    def number(where: str, raw: str, kind: type = float, *, positive: bool = False, top: float | None = None) -> float:
+        """At least 0 (above 0 with ``positive``: a timeout of 0 never waits, so it always fails), at most ``top``."""
         try:
             value = kind(raw)
         except ValueError:
             value = -1
-        if value != value or value < 0:
+        if value != value or value < 0 or (positive and value == 0) or (top is not None and value > top):
             word = "a whole number" if kind is int else "a number"
-            raise ConfigError(f"setting {where} must be {word} of at least 0, not {raw!r}")
+            bound = "above 0" if positive else "of at least 0"
+            raise ConfigError(
+                f"setting {where} must be {word} {bound}"
+                + (f" and at most {top:g}" if top is not None else "")
+                + f", not {raw!r}"
+            )
         return value
 
     def flag(where: str, raw: str | None) -> bool:
@@ -452,21 +458,23 @@ def _alert_settings(sections: dict[str, dict[str, str]], env) -> AlertSettings:
     sender = pick("email_from") or (email.get("sender") or "").strip() or AlertSettings.email_from
     if not _EMAIL_RE.match(sender):
         raise ConfigError(f"setting email_from ({source('email_from')}) is {sender!r}, which is not an e-mail address")
-    port = number("port (luigi.cfg [smtp] port)", (smtp.get("port") or "25").strip(), int)
+    port = number("port (luigi.cfg [smtp] port)", (smtp.get("port") or "25").strip(), int, positive=True, top=65535)
     return AlertSettings(
         webhook_url=url,
         email_to=recipients,
         email_from=sender,
         smtp_host=(smtp.get("host") or "localhost").strip(),
-        smtp_port=port if port else 25,
+        smtp_port=port,
         smtp_ssl=flag("ssl (luigi.cfg [smtp] ssl)", smtp.get("ssl")),
         smtp_no_tls=flag("no_tls (luigi.cfg [smtp] no_tls)", smtp.get("no_tls")),
         smtp_username=(smtp.get("username") or "").strip() or None,
         smtp_password=smtp.get("password") or None,
-        smtp_timeout=number("timeout (luigi.cfg [smtp] timeout)", (smtp.get("timeout") or "10").strip()),
+        smtp_timeout=number("timeout (luigi.cfg [smtp] timeout)", (smtp.get("timeout") or "10").strip(), positive=True),
         cooldown_seconds=number(f"cooldown_seconds ({source('cooldown_seconds')})", pick("cooldown_seconds", "3600")),
         freshness_seconds=number(
             f"freshness_seconds ({source('freshness_seconds')})", pick("freshness_seconds", "86400")
         ),
-        timeout_seconds=number(f"timeout_seconds ({source('timeout_seconds')})", pick("timeout_seconds", "5")),
+        timeout_seconds=number(
+            f"timeout_seconds ({source('timeout_seconds')})", pick("timeout_seconds", "5"), positive=True
+        ),
     )

@@ -268,6 +268,11 @@ def test_an_alert_no_channel_took_starts_no_cooldown(alerting, sinks):
             "setting cooldown_seconds (PIPELINE_ALERTS_COOLDOWN_SECONDS) must be a number of at least 0, not 'soon'",
         ),
         (
+            "PIPELINE_ALERTS_TIMEOUT_SECONDS",
+            "0",
+            "setting timeout_seconds (PIPELINE_ALERTS_TIMEOUT_SECONDS) must be a number above 0, not '0'",
+        ),
+        (
             "PIPELINE_DRIFT_ACTION",
             "panic",
             "setting drift_action (PIPELINE_DRIFT_ACTION) must be warn or withhold, not 'panic'",
@@ -279,3 +284,13 @@ def test_a_bad_alert_or_drift_setting_is_one_sentence(monkeypatch, variable, val
     with pytest.raises(ConfigError) as caught:
         load_settings()
     assert str(caught.value) == sentence
+
+
+@pytest.mark.parametrize("port", ["0", "70000"])
+def test_an_smtp_port_outside_1_to_65535_is_one_sentence(tmp_path, monkeypatch, port):
+    _configure(tmp_path, monkeypatch, webhook_url="http://127.0.0.1:9/hook", smtp_port=port)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert str(caught.value) == (
+        f"setting port (luigi.cfg [smtp] port) must be a whole number above 0 and at most 65535, not '{port}'"
+    )
