@@ -352,7 +352,7 @@ def passes() -> tuple[tuple[str, str], ...]:
         (rf"(^|[^A-Za-z'’\[_\x1e-])(?:{strict})(?:[-'’][A-Za-z]+)*\b", "\\1[NAME]"),  # given names anywhere
         (rf"(\[NAME\] )((?i:{stop}|{place})\b)", "\\1" + PROTECT + "\\2"),
         (rf"\[NAME\](?: {CAP_TOKEN}){{1,2}}", "[NAME]"),  # surnames after a name
-        (rf"\[NAME\] (?:{_alternation(lower_surnames())})\b", "[NAME]"),  # "[NAME] mccarthy"
+        *_surname_passes(),  # "[NAME] mccarthy"
         (r"\[NAME\](?: \[NAME\])+", "[NAME]"),  # given + family name found separately
         (rf"(\[NAME\],? \x1e?(?:and|&|or|not) )({NAME_TOKEN}(?: {NAME_TOKEN})?)\b", "\\1[NAME]"),  # "Mai and Tom"
         (rf"(^|[\n.!?,] *)({CAP_TOKEN})( here\b| from (?:your|the|our)\b)", "\\1[NAME]\\3"),  # "Tom from the ..."
@@ -361,6 +361,26 @@ def passes() -> tuple[tuple[str, str], ...]:
         (rf"(^|\n|[.!?] )((?i:{stop}|{place}|{CUES}|{GREETINGS}|yo|sup)\b)", "\\1" + PROTECT + "\\2"),
         (rf"(^|\n|[.!?] )({NAME_TOKEN}(?: {NAME_TOKEN})?)([ \t]*[^\x00-\x7f]*[ \t]*(?:\n|$))", "\\1[NAME]\\3"),
         (PROTECT, ""),
+    )
+
+
+#: Stands in for a ``[NAME]`` that took a lower-case surname until the surname passes are done, so
+#: that "[NAME] anderson bell" takes "anderson" and not then "bell" (as one pass would not either).
+SURNAME_MARK = "[NAME\x1d]"
+
+
+def _surname_passes() -> tuple[tuple[str, str], ...]:
+    """ "[NAME] mccarthy": one pass per first letter, then the mark back to ``[NAME]``.
+
+    One alternation of all 65k names is too big for RE2's DFA, which then falls back to its NFA
+    (~40 us a message); split by first letter each fits, and the layered query runs a letter's
+    pass only on rows holding "[NAME] <letter>". Same result as one pass (:data:`SURNAME_MARK`)."""
+    by_letter: dict[str, list[str]] = {}
+    for name in lower_surnames():
+        by_letter.setdefault(name[0], []).append(name)
+    return (
+        *((rf"\[NAME\] (?:{_alternation(group)})\b", SURNAME_MARK) for _, group in sorted(by_letter.items())),
+        (re.escape(SURNAME_MARK), "[NAME]"),
     )
 
 
@@ -413,6 +433,40 @@ def redact_sql(expr: str, literal, column: str | None = None) -> str:
         else:
             expr = f"regexp_replace({expr}, {literal(regex)}, {literal(repl)}, 'g')"
     return expr
+
+
+def layer_groups() -> tuple[tuple[str | None, tuple[tuple[str, str], ...]], ...]:
+    """:func:`passes` in groups, each with a regex the text must match for the group to change
+    anything (None: always run). The layered query (:func:`pipeline.privacy.patterns.redact_query`)
+    runs a group only on rows whose current text matches; the single expression runs them all.
+
+    * the cue passes need a cue (a greeting or a cue word with its gap): nothing else starts them;
+    * the passes from the one after "given names anywhere" to the one before "Tom from the" start
+      with a found ``[NAME]``;
+    * the sign-off pair (protect line starts, then take a lone name on its line) only matters where
+      the second pass can match: the first only inserts PROTECT, which is removed at the end.
+    """
+    steps = passes()
+    cue_any = rf"{_LEAD}(?:(?i:{GREETINGS}){_LINE_GAP}|(?i:{CUES}){_GAP})"
+    surnames = _surname_passes()
+    first = steps.index(surnames[0])
+    last = first + len(surnames) - 1  # the mark back to [NAME]
+    assert steps[-1][0] == PROTECT and steps[first - 1][0].startswith(r"\[NAME\](?: ")
+    return (
+        (None, steps[:1]),
+        (cue_any, steps[1:CUE_PASSES]),
+        (None, steps[CUE_PASSES:7]),
+        (r"\[NAME\]", steps[7:first]),
+        *(
+            (rx[: len(r"\[NAME\] ")] + rx[len(r"\[NAME\] (?:")], (step,))
+            for rx, step in zip((r for r, _ in surnames[:-1]), surnames[:-1])
+        ),
+        (re.escape(SURNAME_MARK), steps[last : last + 1]),
+        (r"\[NAME\]", steps[last + 1 : last + 3]),
+        (None, steps[last + 3 : last + 4]),
+        (steps[last + 5][0], steps[last + 4 : last + 6]),
+        (PROTECT, steps[last + 6 :]),  # removing PROTECT: only where there is one
+    )
 
 
 @functools.cache
