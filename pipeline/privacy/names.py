@@ -172,6 +172,17 @@ glenelg richmond fitzroy carlton kilda toorak cbd north south east west new
 """.split()
 )
 
+#: Words that start a sentence right after a greeting without punctuation ("Hey Can I ...", "Hiya
+#: Tracking 1234 shows ..."), never names: modal and auxiliary verbs (not "will", "may": names), and
+#: the words that introduce an order, ticket or version number (patterns.DECOY_PREFIX/VERSION_PREFIX).
+SENTENCE_STARTS = frozenset(
+    """
+can could would should shall might must has have had any
+order invoice inv ticket tracking consignment booking reference ref case receipt transaction txn confirmation
+store item sku product part serial model job claim request incident customer member membership policy
+parcel shipment quote rma return error code err version build firmware release update updated upgraded running
+""".split()
+)
 #: Greetings: the name follows on the same line ("Hi Mai,"); after "Hi,\n" the next line's
 #: first word starts a sentence ("Hi,\nOrder 123 ...").
 GREETINGS = r"hi+|hey+|hiya|hello|helo|heya|dear|g'?day|good (?:morning|afternoon|evening)|morning|afternoon|evening"
@@ -332,11 +343,13 @@ def passes() -> tuple[tuple[str, str], ...]:
     cues = rf"{_LEAD}((?:(?i:{GREETINGS}){_LINE_GAP}|(?i:{CUES}){_GAP})+)"
     one_cue = rf"{_LEAD}((?i:{GREETINGS}){_LINE_GAP}|(?i:{CUES}){_GAP})"
     stop = _alternation(sets["stop"])
-    stop_after_cue = _alternation(sets["stop"] - CUE_CONTINUATIONS)
+    stop_after_cue = _alternation((sets["stop"] | SENTENCE_STARTS) - CUE_CONTINUATIONS)
     place = _alternation(sets["place"])
     strict = _alternation(n.capitalize() for n in strict_given_names()[:ANYWHERE_LIMIT])
     return (
-        (rf"({CAP_TOKEN})( (?i:{place})\b)", PROTECT + "\\1\\2"),  # "Alice Springs", "Bourke St"
+        # "Alice Springs", "Bourke St", "Harvey Norman": the place or brand word is protected too, or
+        # a given name among them ("Norman") would be taken by the name-anywhere pass.
+        (rf"({CAP_TOKEN}) ((?i:{place})\b)", PROTECT + "\\1 " + PROTECT + "\\2"),
         # One cue each (not a chain), so every stop word right after a cue is protected:
         # "cheers. Thanks heaps" protects "Thanks" and a chain cannot skip it.
         (rf"{one_cue}((?i:{stop_after_cue})(?:'s|’s|s)?\b)", "\\1\\2" + PROTECT + "\\3"),  # "Hi Team"
