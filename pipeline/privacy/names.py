@@ -199,7 +199,11 @@ CUES = (
     r"mr|mrs|ms|miss|dr|mx|prof|--|—|-|"
     r"my (?:wife|husband|partner|son|daughter|mum|mom|mother|dad|father|brother|sister|friend|colleague|manager)|"
     r"named|agent|technician|consultant|ask|tell|cc|"
-    r"in the name of|in the name|under the name|name on the (?:card|account|booking|order) (?:is|should be)"
+    r"in the name of|in the name|under the name|name on the (?:card|account|booking|order) (?:is|should be)|"
+    # Whose name a thing is under, and who signed for it: "verified with name", "under my husband's
+    # name,", "in my partner's name?", "signed for by", "account name:".
+    r"(?:verified )?with (?:the )?name|(?:under|in) (?:my|his|her|their|our) (?:[a-z]+(?:'s|’s|s) )?name(?: of)?|"
+    r"signed (?:for )?by|account name|name on (?:the )?(?:card|account)"
 )
 #: Words that continue a multi-word cue ("my name IS", "name ON THE booking"): never protected
 #: as the stop word after a shorter cue, or the longer cue could no longer match.
@@ -373,8 +377,20 @@ def passes() -> tuple[tuple[str, str], ...]:
         # ("...\nCheers\nTom", "... #123. Ming 🙏"); stop words on such a line were protected above.
         (rf"(^|\n|[.!?] )((?i:{stop}|{place}|{CUES}|{GREETINGS}|yo|sup)\b)", "\\1" + PROTECT + "\\2"),
         (rf"(^|\n|[.!?] )({NAME_TOKEN}(?: {NAME_TOKEN})?)([ \t]*[^\x00-\x7f]*[ \t]*(?:\n|$))", "\\1[NAME]\\3"),
+        # The same in lower case ("...\nCheers\nduc", "... on startup. aisha 🙏"), for the given names
+        # that are no English word only (the strict list, less the words protected above).
+        (rf"(^|\n|[.!?] )({_alternation(lower_signoff_names())})([ \t]*[^\x00-\x7f]*[ \t]*(?:\n|$))", "\\1[NAME]\\3"),
         (PROTECT, ""),
     )
+
+
+@functools.cache
+def lower_signoff_names() -> tuple[str, ...]:
+    """Lower-case given names taken alone on a sign-off line: :func:`strict_given_names` less any
+    word the sign-off pass protects (stop, place, cue and greeting words), so that protection
+    never decides whether one of them is taken."""
+    protected = re.compile(rf"(?i:{_alternation(STOP_WORDS | PLACE_WORDS)}|{CUES}|{GREETINGS}|yo|sup)")
+    return tuple(n for n in strict_given_names() if not protected.fullmatch(n))
 
 
 #: Stands in for a ``[NAME]`` that took a lower-case surname until the surname passes are done, so
@@ -402,7 +418,14 @@ def lower_surnames() -> tuple[str, ...]:
     """Names (lower case, not English words) taken after a found name: "[NAME] mccarthy"."""
     given, family = gazetteers()
     words = common_words()
-    return tuple(sorted(n for n in given | family if len(n) >= 3 and n not in words and "'" not in n))
+    # O'Brien, D'Souza: an apostrophe after one letter is a surname prefix, never an English word.
+    return tuple(
+        sorted(
+            n
+            for n in given | family
+            if len(n) >= 3 and n not in words and ("'" not in n or re.match(r"^[a-z]'[a-z]{2,}$", n))
+        )
+    )
 
 
 @functools.cache
@@ -478,7 +501,8 @@ def layer_groups() -> tuple[tuple[str | None, tuple[tuple[str, str], ...]], ...]
         (r"\[NAME\]", steps[last + 1 : last + 3]),
         (None, steps[last + 3 : last + 4]),
         (steps[last + 5][0], steps[last + 4 : last + 6]),
-        (PROTECT, steps[last + 6 :]),  # removing PROTECT: only where there is one
+        (steps[last + 6][0], steps[last + 6 : last + 7]),
+        (PROTECT, steps[last + 7 :]),  # removing PROTECT: only where there is one
     )
 
 
