@@ -202,8 +202,8 @@ CUES = (
     r"in the name of|in the name|under the name|name on the (?:card|account|booking|order) (?:is|should be)|"
     # Whose name a thing is under, and who signed for it: "verified with name", "under my husband's
     # name,", "in my partner's name?", "signed for by", "account name:".
-    r"(?:verified )?with (?:the )?name|(?:under|in) (?:my|his|her|their|our) (?:[a-z]+(?:'s|’s|s) )?name(?: of)?|"
-    r"signed (?:for )?by|account name|name on (?:the )?(?:card|account)"
+    r"(?:verified )?with (?:the )?name|(?:under|in) (?:my|his|her|their|our) (?:[a-z]+(?:'s|’s|s) )?name(?: of)?\??|"
+    r"signed (?:for )?by|account name"
 )
 #: Words that continue a multi-word cue ("my name IS", "name ON THE booking"): never protected
 #: as the stop word after a shorter cue, or the longer cue could no longer match.
@@ -367,6 +367,11 @@ def passes() -> tuple[tuple[str, str], ...]:
         (rf"{cues}((?:{_alternation(cue_lower_names())}))\b", "\\1\\2[NAME]"),  # "hey its jack here"
         (rf"(\b(?:{TOPONYM_PREFIXES})\.? )({CAP_TOKEN})", "\\1" + PROTECT + "\\2"),  # "Mount Isa"
         (rf"(^|[^A-Za-z'’\[_\x1e-])(?:{strict})(?:[-'’][A-Za-z]+)*\b", "\\1[NAME]"),  # given names anywhere
+        # Whose account it is: "BSB 062-000 12345678 under Moana Wang".
+        (
+            rf"(\[BANK_ACCOUNT\],? (?:under|(?i:in the name of|held by|for)) )({CAP_TOKEN}|(?:{_alternation(lower_signoff_names())})\b)",
+            "\\1[NAME]",
+        ),
         (rf"(\[NAME\] )((?i:{stop}|{place})\b)", "\\1" + PROTECT + "\\2"),
         (rf"\[NAME\](?: {CAP_TOKEN}){{1,2}}", "[NAME]"),  # surnames after a name
         *_surname_passes(),  # "[NAME] mccarthy"
@@ -492,7 +497,8 @@ def layer_groups() -> tuple[tuple[str | None, tuple[tuple[str, str], ...]], ...]
         (None, steps[:1]),
         (cue_any, steps[1:CUE_PASSES]),
         (None, steps[CUE_PASSES:7]),
-        (r"\[NAME\]", steps[7:first]),
+        (re.escape("[BANK_ACCOUNT]"), steps[7:8]),
+        (r"\[NAME\]", steps[8:first]),
         *(
             (rx[: len(r"\[NAME\] ")] + rx[len(r"\[NAME\] (?:")], (step,))
             for rx, step in zip((r for r, _ in surnames[:-1]), surnames[:-1])
