@@ -507,7 +507,8 @@ def layer_groups() -> tuple[tuple[str | None, tuple[tuple[str, str], ...]], ...]
         (r"\[NAME\]", steps[last + 1 : last + 3]),
         (None, steps[last + 3 : last + 4]),
         (steps[last + 5][0], steps[last + 4 : last + 6]),
-        (steps[last + 6][0], steps[last + 6 : last + 7]),
+        # Lower-case sign-off: a lower-case word alone at a line end (the name list itself is big).
+        (r"(^|\n|[.!?] )[a-z][a-z'’-]*[ \t]*[^\x00-\x7f]*[ \t]*(?:\n|$)", steps[last + 6 : last + 7]),
         (PROTECT, steps[last + 7 :]),  # removing PROTECT: only where there is one
     )
 
