@@ -42,7 +42,7 @@ from bench import microbatch as bench_microbatch
 from bench import report as bench_report
 from bench import watch as bench_watch
 from bench.report import percentile
-from bench.watch import fresh, place
+from bench.watch import fresh, place, share_of
 from pipeline.settings import PROJECT_ROOT, load_settings
 
 SECTIONS = ("ingest", "reference", "latency", "chain", "scaling", "redaction", "burst", "microbatch")
@@ -470,6 +470,14 @@ def main(argv: list[str] | None = None) -> int:
         "section_seconds": {},
         "load_average": {},
     }
+    # Every job's warehouse keeps its share folder beside it (bench.watch.share_of): a share folder
+    # set for the user's own warehouse would be one folder for all of them.
+    os.environ.pop("PIPELINE_SHARE", None)
+    if load_settings(warehouse=Path("/bench")).share_dir != share_of(Path("/bench")):
+        print(
+            "error: the bench needs the default share folder; remove share from luigi.cfg [pipeline]", file=sys.stderr
+        )
+        return 2
     work = Path(tempfile.mkdtemp(prefix="pipeline-bench-"))
     # Jobs never touch the user's pseudonym key: the run gets a key file of its own.
     bench = Workbench(work, env={**os.environ, "PIPELINE_PSEUDONYM_KEY_FILE": str(work / "pseudonym.key")})

@@ -23,8 +23,7 @@ import statistics
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bench.watch import end_to_end, fresh, place
-from pipeline.settings import load_settings
+from bench.watch import end_to_end, fresh, place, share_of
 
 if TYPE_CHECKING:  # the Workbench lives in bench.__main__, which imports this module
     from bench.__main__ import Workbench
@@ -47,15 +46,10 @@ def _template(bench: Workbench, name: str, files: list[tuple[Path, str]]) -> Pat
     return warehouse
 
 
-def _share(warehouse: Path) -> Path:
-    """The warehouse's share folder (``share.duckdb``, exports): the default, beside it."""
-    return load_settings(warehouse=warehouse).share_dir
-
-
 def _one(bench: Workbench, template: Path, src: Path, name: str) -> dict:
     """The chain for ``src/chats.csv`` landed as ``new_chats.csv`` into a fresh copy of ``template``."""
     warehouse = bench.work / f"{name}-run-warehouse"
-    for folder, copy in ((template, warehouse), (_share(template), _share(warehouse))):
+    for folder, copy in ((template, warehouse), (share_of(template), share_of(warehouse))):
         shutil.rmtree(copy, ignore_errors=True)
         shutil.copytree(folder, copy, symlinks=True)  # the exports link is relative
     landing = fresh(bench.work / f"{name}-run-landing")

@@ -28,11 +28,16 @@ from pipeline.settings import PROJECT_ROOT, load_settings
 from pipeline.stages import transform
 
 
+def share_of(warehouse: Path) -> Path:
+    """A bench warehouse's share folder: always the default, beside it (``bench.__main__`` makes sure)."""
+    return warehouse.with_name(warehouse.name + "-share")
+
+
 def fresh(path: Path) -> Path:
-    """An empty folder at ``path``; a warehouse's default share folder beside it goes too
+    """An empty folder at ``path``; a warehouse's share folder beside it goes too
     (a new warehouse must not find an old run's share layer)."""
     shutil.rmtree(path, ignore_errors=True)
-    shutil.rmtree(path.with_name(path.name + "-share"), ignore_errors=True)
+    shutil.rmtree(share_of(path), ignore_errors=True)
     path.mkdir(parents=True)
     return path
 

@@ -286,7 +286,12 @@ def cmd_quality(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     _need_warehouse(settings, args, may_create=False)
-    doc = history.read_history(settings.reports_dir)
+    if args.last and args.last > settings.quality_history_batches:
+        raise UsageError(
+            f"--last {args.last} asks for more than the {settings.quality_history_batches} batches per dataset "
+            "the history keeps (setting quality_history_batches)"
+        )
+    doc = history.read_history(settings.reports_dir, strict=True)
     if args.last:
         doc = {**doc, "last": args.last, "batches": _last_per_dataset(doc["batches"], args.last)}
     print(export.render_quality_text(doc), end="")

@@ -43,12 +43,22 @@ CFG_SECTIONS = ("pipeline", "alerts", "smtp", "email")
 
 
 def _read_cfg() -> tuple[dict[str, dict[str, str]], Path]:
-    """The sections :data:`CFG_SECTIONS` of the first luigi.cfg found, and the folder it is in."""
+    """The sections :data:`CFG_SECTIONS` of the first luigi.cfg found, and the folder it is in.
+
+    ``LUIGI_CONFIG_PATH`` naming no file, or a luigi.cfg that cannot be opened or decoded, is a
+    ConfigError: ``ConfigParser.read`` would skip it and run on defaults without a word.
+    """
+    explicit = os.environ.get("LUIGI_CONFIG_PATH")
+    if explicit and not Path(explicit).is_file():
+        raise ConfigError(f"LUIGI_CONFIG_PATH is {explicit}, which is not a file")
     parser = configparser.ConfigParser(interpolation=None)
     for path in _cfg_files():
         if path.is_file():
             try:
-                parser.read(path)
+                with path.open(encoding="utf-8") as handle:
+                    parser.read_file(handle, source=str(path))
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ConfigError(f"{path} cannot be read: {exc}") from None
             except configparser.Error as exc:
                 raise ConfigError(f"{path} cannot be read: {str(exc).splitlines()[0]}") from None
             base = path.resolve().parent
@@ -235,23 +245,45 @@ def check_timezone(value: str, source: str = "timezone") -> str:
 
 
 def check_share(settings: Settings, env: dict | None = None) -> None:
-    """The share folder must be outside the owner-only warehouse and its group must exist."""
+    """The share folder must be apart from the owner-only warehouse and from landing (the stage
+    chmods it 2750 and hands it to the group), and its group must exist and be ours to give."""
     env = os.environ if env is None else env
     share, warehouse = settings.share_dir.resolve(), settings.warehouse.resolve()
+    landing = settings.landing.resolve()
+    where = f"setting share ({_source('share', env)}) is {str(share)!r}"
     if share == warehouse or warehouse in share.parents:
         raise ConfigError(
-            f"setting share ({_source('share', env)}) is {str(share)!r}, inside the warehouse folder, which only its "
+            f"{where}, inside the warehouse folder, which only its "
             "owner can open; choose a folder outside it (default: <warehouse>-share beside it)"
         )
+    clash = (
+        ("holds the warehouse", share in warehouse.parents),
+        ("holds the landing folder", share == landing or share in landing.parents),
+        ("is inside the landing folder", landing in share.parents),
+    )
+    for what, found in clash:
+        if found:
+            raise ConfigError(
+                f"{where}, which {what}; the share folder is opened to its group, so give it a folder "
+                "of its own (default: <warehouse>-share beside the warehouse)"
+            )
     if settings.share_group:
         try:
-            grp.getgrnam(settings.share_group)
+            gid = grp.getgrnam(settings.share_group).gr_gid
         except KeyError:
             raise ConfigError(
                 f"setting share_group ({_source('share_group', env)}) is {settings.share_group!r}, "
                 "which is not a group on this machine"
             ) from None
+        if os.geteuid() != 0 and gid != os.getegid() and gid not in os.getgroups():
+            raise ConfigError(
+                f"setting share_group ({_source('share_group', env)}) is {settings.share_group!r}, "
+                "which this user is not a member of, so the share folder cannot be given to it"
+            )
 
+
+#: Shortest HMAC key accepted from ``PIPELINE_PSEUDONYM_KEY``.
+MIN_PSEUDONYM_KEY = 16
 
 _MEMORY_RE = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)\s*$", re.IGNORECASE)
 
@@ -360,6 +392,9 @@ def load_settings(landing: Path | str | None = None, warehouse: Path | str | Non
             f"setting quarantine_warn_pct ({settings.quarantine_warn_pct:g}) must not exceed "
             f"quarantine_fail_pct ({settings.quarantine_fail_pct:g})"
         )
+    if settings.pseudonym_key and len(settings.pseudonym_key) < MIN_PSEUDONYM_KEY:
+        # Said here, before any batch: the redact stage is the first to use the key.
+        raise ConfigError(f"PIPELINE_PSEUDONYM_KEY must be at least {MIN_PSEUDONYM_KEY} characters")
     return settings
 
 
@@ -385,14 +420,20 @@ def _alert_settings(sections: dict[str, dict[str, str]], env) -> AlertSettings:
         value = env.get(f"PIPELINE_ALERTS_{key.upper()}") or alerts.get(key)
         return value.strip() if value and value.strip() else default
 
-    def number(where: str, raw: str, kind: type = float) -> float:
+    def number(where: str, raw: str, kind: type = float, *, positive: bool = False, top: float | None = None) -> float:
+        """At least 0 (above 0 with ``positive``: a timeout of 0 never waits, so it always fails), at most ``top``."""
         try:
             value = kind(raw)
         except ValueError:
             value = -1
-        if value != value or value < 0:
+        if value != value or value < 0 or (positive and value == 0) or (top is not None and value > top):
             word = "a whole number" if kind is int else "a number"
-            raise ConfigError(f"setting {where} must be {word} of at least 0, not {raw!r}")
+            bound = "above 0" if positive else "of at least 0"
+            raise ConfigError(
+                f"setting {where} must be {word} {bound}"
+                + (f" and at most {top:g}" if top is not None else "")
+                + f", not {raw!r}"
+            )
         return value
 
     def flag(where: str, raw: str | None) -> bool:
@@ -417,21 +458,23 @@ def _alert_settings(sections: dict[str, dict[str, str]], env) -> AlertSettings:
     sender = pick("email_from") or (email.get("sender") or "").strip() or AlertSettings.email_from
     if not _EMAIL_RE.match(sender):
         raise ConfigError(f"setting email_from ({source('email_from')}) is {sender!r}, which is not an e-mail address")
-    port = number("port (luigi.cfg [smtp] port)", (smtp.get("port") or "25").strip(), int)
+    port = number("port (luigi.cfg [smtp] port)", (smtp.get("port") or "25").strip(), int, positive=True, top=65535)
     return AlertSettings(
         webhook_url=url,
         email_to=recipients,
         email_from=sender,
         smtp_host=(smtp.get("host") or "localhost").strip(),
-        smtp_port=port if port else 25,
+        smtp_port=port,
         smtp_ssl=flag("ssl (luigi.cfg [smtp] ssl)", smtp.get("ssl")),
         smtp_no_tls=flag("no_tls (luigi.cfg [smtp] no_tls)", smtp.get("no_tls")),
         smtp_username=(smtp.get("username") or "").strip() or None,
         smtp_password=smtp.get("password") or None,
-        smtp_timeout=number("timeout (luigi.cfg [smtp] timeout)", (smtp.get("timeout") or "10").strip()),
+        smtp_timeout=number("timeout (luigi.cfg [smtp] timeout)", (smtp.get("timeout") or "10").strip(), positive=True),
         cooldown_seconds=number(f"cooldown_seconds ({source('cooldown_seconds')})", pick("cooldown_seconds", "3600")),
         freshness_seconds=number(
             f"freshness_seconds ({source('freshness_seconds')})", pick("freshness_seconds", "86400")
         ),
-        timeout_seconds=number(f"timeout_seconds ({source('timeout_seconds')})", pick("timeout_seconds", "5")),
+        timeout_seconds=number(
+            f"timeout_seconds ({source('timeout_seconds')})", pick("timeout_seconds", "5"), positive=True
+        ),
     )

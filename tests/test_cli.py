@@ -150,6 +150,7 @@ def ledger_of(env: dict) -> list[dict]:
         ),
         ({}, ["status", "--warehouse", "{tmp}/typo"], "error: the warehouse folder {tmp}/typo does not exist"),
         ({}, ["watch", "--landing", "{tmp}/typo"], "error: the landing folder {tmp}/typo does not exist"),
+        ({"PIPELINE_PSEUDONYM_KEY": "short"}, ["run"], "error: PIPELINE_PSEUDONYM_KEY must be at least 16 characters"),
     ],
 )
 def test_bad_settings_and_arguments_are_one_sentence_and_exit_2(tmp_path, env, args, sentence):
@@ -159,6 +160,23 @@ def test_bad_settings_and_arguments_are_one_sentence_and_exit_2(tmp_path, env, a
     assert sentence.replace("{tmp}", str(tmp_path)) in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "typo").exists(), "a mistyped folder is never created"
+
+
+def test_quality_with_an_unreadable_history_or_too_many_batches_is_one_sentence(tmp_path):
+    landing, warehouse, env = paths_env(tmp_path)
+    history = warehouse / "reports" / "quality_history.json"
+    history.parent.mkdir(parents=True)
+    history.write_text('{"last": 20, "batches": [')  # cut short
+    proc = cli("quality", env=env, timeout=60)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith(f"error: {history} cannot be read: not valid JSON (")
+    assert proc.stderr.rstrip().endswith("the next batch's quality gate writes it again from the warehouse")
+    proc = cli("quality", "--last", "21", env=env, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr == (
+        "error: --last 21 asks for more than the 20 batches per dataset the history keeps "
+        "(setting quality_history_batches)\n"
+    )
 
 
 # --------------------------------------------------------------------------- the gate, end to end

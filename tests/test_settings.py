@@ -64,3 +64,38 @@ def test_share_group_must_exist(tmp_path, monkeypatch):
     monkeypatch.setenv("PIPELINE_SHARE_GROUP", "no-such-group-xyz")
     with pytest.raises(ConfigError, match=r"setting share_group \(PIPELINE_SHARE_GROUP\) is 'no-such-group-xyz', "):
         settings_module.load_settings(landing=tmp_path / "landing", warehouse=tmp_path / "wh")
+
+
+@pytest.mark.parametrize(
+    ("share", "what"),
+    [
+        ("", "holds the warehouse"),
+        ("in/landing/share", "is inside the landing folder"),
+        ("in", "holds the landing folder"),
+    ],
+)
+def test_share_folder_may_not_hold_the_warehouse_or_landing(tmp_path, monkeypatch, share, what):
+    """The share folder is chmodded 2750 and given to its group: never a parent of the private folders."""
+    monkeypatch.delenv("PIPELINE_SHARE_GROUP", raising=False)
+    monkeypatch.setenv("PIPELINE_SHARE", str(tmp_path / share))
+    with pytest.raises(ConfigError) as caught:
+        settings_module.load_settings(landing=tmp_path / "in" / "landing", warehouse=tmp_path / "wh")
+    assert str(caught.value) == (
+        f"setting share (PIPELINE_SHARE) is {str((tmp_path / share).resolve())!r}, which {what}; the share folder "
+        "is opened to its group, so give it a folder of its own (default: <warehouse>-share beside the warehouse)"
+    )
+
+
+def test_luigi_config_path_naming_no_file_is_a_sentence(tmp_path, monkeypatch):
+    monkeypatch.setenv("LUIGI_CONFIG_PATH", str(tmp_path / "nope.cfg"))
+    with pytest.raises(ConfigError) as caught:
+        settings_module.load_settings(landing=tmp_path / "landing", warehouse=tmp_path / "wh")
+    assert str(caught.value) == f"LUIGI_CONFIG_PATH is {tmp_path / 'nope.cfg'}, which is not a file"
+
+
+def test_a_luigi_cfg_that_is_not_utf8_is_a_sentence(tmp_path, monkeypatch):
+    cfg = tmp_path / "luigi.cfg"
+    cfg.write_bytes(b"[pipeline]\nlanding = caf\xe9\n")
+    monkeypatch.setenv("LUIGI_CONFIG_PATH", str(cfg))
+    with pytest.raises(ConfigError, match=rf"^{cfg} cannot be read: 'utf-8' codec can't decode byte 0xe9"):
+        settings_module.load_settings(landing=tmp_path / "landing", warehouse=tmp_path / "wh")

@@ -103,15 +103,24 @@ def _locked_state(settings: Settings) -> Iterator[dict[str, Any]]:
 
 
 def _admit(settings: Settings, alert: Alert, now: float) -> int | None:
-    """None when the alert falls in its key's cooldown (counted); else how many were coalesced since the last."""
+    """None when the alert falls in its key's cooldown (counted); else how many were coalesced since the last.
+
+    Admitting does not start a cooldown: only a delivery does (:func:`_delivered`), so an alert whose
+    every channel failed is tried again next time instead of silencing its cause for the cooldown.
+    """
     with _locked_state(settings) as state:
         entry = state.get(alert.key) or {}
-        if entry and now - float(entry.get("sent_at", 0)) < settings.alerts.cooldown_seconds:
+        if "sent_at" in entry and now - float(entry["sent_at"]) < settings.alerts.cooldown_seconds:
             entry["suppressed"] = int(entry.get("suppressed", 0)) + 1
             state[alert.key] = entry
             return None
-        state[alert.key] = {"sent_at": now, "suppressed": 0}
         return int(entry.get("suppressed", 0))
+
+
+def _delivered(settings: Settings, alert: Alert, now: float) -> None:
+    """Start the key's cooldown: the alert reached a channel (or none is configured: the log is the channel)."""
+    with _locked_state(settings) as state:
+        state[alert.key] = {"sent_at": now, "suppressed": 0}
 
 
 # --- channels --------------------------------------------------------------------------------------
@@ -181,8 +190,9 @@ def send(settings: Settings, alert: Alert) -> dict[str, str]:
 
 def _send(settings: Settings, alert: Alert) -> dict[str, str]:
     config = settings.alerts
+    now = time.time()
     try:
-        suppressed = _admit(settings, alert, time.time())
+        suppressed = _admit(settings, alert, now)
     except Exception as exc:  # no cooldown state (folder unusable): deliver rather than stay silent
         log.error("alert.cooldown_unavailable", cause=alert.cause, error=_line(exc))
         suppressed = 0
@@ -220,6 +230,9 @@ def _send(settings: Settings, alert: Alert) -> dict[str, str]:
             log.error(
                 "alert.channel_failed", channel=channel, cause=alert.cause, batch_id=alert.batch_id, error=_line(exc)
             )
+    if not channels or "sent" in outcomes.values():
+        with contextlib.suppress(Exception):  # logged above as cooldown_unavailable when the state is unusable
+            _delivered(settings, alert, now)
     return outcomes
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import structlog
 
 from pipeline.errors import ConfigError
-from pipeline.settings import Settings
+from pipeline.settings import MIN_PSEUDONYM_KEY, Settings
 from pipeline.store.files import atomic_write_text, secure_dir
 
 log = structlog.get_logger()
@@ -37,8 +37,8 @@ def pseudonym_key(settings: Settings) -> bytes:
 def _env_key(settings: Settings) -> bytes | None:
     if not settings.pseudonym_key:
         return None
-    if len(settings.pseudonym_key) < 16:
-        raise ConfigError("PIPELINE_PSEUDONYM_KEY must be at least 16 characters")
+    if len(settings.pseudonym_key) < MIN_PSEUDONYM_KEY:  # a Settings built without load_settings
+        raise ConfigError(f"PIPELINE_PSEUDONYM_KEY must be at least {MIN_PSEUDONYM_KEY} characters")
     return settings.pseudonym_key.encode()
 
 

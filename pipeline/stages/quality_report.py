@@ -167,7 +167,9 @@ def render_markdown(report: dict) -> str:
     drift = report.get("drift")
     if drift is not None:
         lines += ["", "## Drift against recent batches", ""]
-        if drift["baseline_batches"] < drift.get("min_batches", 0):
+        if not drift.get("compared", True):
+            lines.append("Not compared: the batch failed its checks, so its profile is not a baseline candidate.")
+        elif drift["baseline_batches"] < drift.get("min_batches", 0):
             lines.append(
                 f"Not compared yet: {drift['baseline_batches']} earlier published batch(es), "
                 f"{drift['min_batches']} needed (setting `drift_min_batches`)."

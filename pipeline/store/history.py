@@ -22,6 +22,7 @@ from typing import Any
 
 import duckdb
 
+from pipeline.errors import PipelineError
 from pipeline.store.files import atomic_write_text
 
 DDL = [
@@ -178,10 +179,28 @@ def write_history(con: duckdb.DuckDBPyConnection, reports_dir: Path, last: int) 
     return path
 
 
-def read_history(reports_dir: Path) -> dict[str, Any]:
-    """The last history written (``{"last": N, "batches": [...]}``); empty when nothing was profiled yet."""
+def read_history(reports_dir: Path, *, strict: bool = False) -> dict[str, Any]:
+    """The last history written (``{"last": N, "batches": [...]}``); empty when nothing was profiled yet.
+
+    A file that exists but cannot be read or parsed is empty too for the export (the next gate
+    rewrites it from the tables), and a :class:`PipelineError` with ``strict`` (``pipeline quality``:
+    "no batches yet" would be a wrong answer).
+    """
+    empty: dict[str, Any] = {"last": 0, "batches": []}
+    path = history_path(reports_dir)
     try:
-        payload = json.loads(history_path(reports_dir).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {"last": 0, "batches": []}
-    return payload if isinstance(payload, dict) and isinstance(payload.get("batches"), list) else {"batches": []}
+        payload = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return empty
+    except (OSError, ValueError) as exc:
+        if strict:
+            detail = exc.strerror if isinstance(exc, OSError) else f"not valid JSON ({exc})"
+            raise PipelineError(
+                f"{path} cannot be read: {detail}; the next batch's quality gate writes it again from the warehouse"
+            ) from None
+        return empty
+    if isinstance(payload, dict) and isinstance(payload.get("batches"), list):
+        return payload
+    if strict:
+        raise PipelineError(f"{path} holds no batch list; the next batch's quality gate writes it again")
+    return empty

@@ -191,6 +191,9 @@ def test_a_withheld_batch_sends_one_alert_and_a_dead_channel_never_fails_it(tmp_
     failed = [e for e in logs if e["event"] == "alert.channel_failed"]
     assert [(e["channel"], e["batch_id"]) for e in failed] == [("webhook", outcome.batch_id)]
     assert [e["cause"] for e in logs if e["event"] == "alert"] == ["batch_withheld"]
+    md = (settings.reports_dir / "soda" / f"{outcome.batch_id}.md").read_text()
+    assert "Not compared: the batch failed its checks, so its profile is not a baseline candidate." in md
+    assert "Not compared yet" not in md
 
 
 def test_a_quarantine_spike_sends_one_alert(alerting, sinks, tmp_path):
@@ -223,11 +226,27 @@ def test_the_same_cause_within_the_cooldown_is_coalesced_into_the_next_alert(ale
     alerting.warehouse.mkdir()
     alert = alerts.Alert(cause="quarantine_warn", reason="2 %", subject="chats", batch_id="b1", dataset="chats")
     assert alerts.send(alerting, alert) == {"webhook": "sent", "email": "sent"}
-    assert "coalesced" in alerts.send(alerting, alert)
+    assert alerts.send(alerting, alert) == {"coalesced": "quarantine_warn:chats"}
     assert len(sinks[0].received) == 1 and len(sinks[1].messages) == 1
     later = replace(alerting, alerts=replace(alerting.alerts, cooldown_seconds=0.0))
     assert alerts.send(later, alert) == {"webhook": "sent", "email": "sent"}
     assert [p["suppressed_since_last"] for p in sinks[0].received] == [0, 1]
+
+
+def test_an_alert_no_channel_took_starts_no_cooldown(alerting, sinks):
+    """Every channel down: the next alert of the same cause is tried again, not coalesced for an hour."""
+    alerting.warehouse.mkdir()
+    dead = replace(
+        alerting,
+        alerts=replace(alerting.alerts, webhook_url=f"http://127.0.0.1:{free_port()}/hook", smtp_port=free_port()),
+    )
+    alert = alerts.Alert(cause="quarantine_warn", reason="2 %", subject="chats", batch_id="b1", dataset="chats")
+    assert alerts.send(dead, alert) == {"webhook": "failed", "email": "failed"}
+    assert alerts.send(dead, alert) == {"webhook": "failed", "email": "failed"}
+    assert alerts.send(alerting, alert) == {"webhook": "sent", "email": "sent"}
+    assert alerts.send(alerting, alert) == {"coalesced": "quarantine_warn:chats"}
+    assert [(p["batch_id"], p["suppressed_since_last"]) for p in sinks[0].received] == [("b1", 0)]
+    assert len(sinks[1].messages) == 1
 
 
 @pytest.mark.parametrize(
@@ -249,6 +268,11 @@ def test_the_same_cause_within_the_cooldown_is_coalesced_into_the_next_alert(ale
             "setting cooldown_seconds (PIPELINE_ALERTS_COOLDOWN_SECONDS) must be a number of at least 0, not 'soon'",
         ),
         (
+            "PIPELINE_ALERTS_TIMEOUT_SECONDS",
+            "0",
+            "setting timeout_seconds (PIPELINE_ALERTS_TIMEOUT_SECONDS) must be a number above 0, not '0'",
+        ),
+        (
             "PIPELINE_DRIFT_ACTION",
             "panic",
             "setting drift_action (PIPELINE_DRIFT_ACTION) must be warn or withhold, not 'panic'",
@@ -260,3 +284,13 @@ def test_a_bad_alert_or_drift_setting_is_one_sentence(monkeypatch, variable, val
     with pytest.raises(ConfigError) as caught:
         load_settings()
     assert str(caught.value) == sentence
+
+
+@pytest.mark.parametrize("port", ["0", "70000"])
+def test_an_smtp_port_outside_1_to_65535_is_one_sentence(tmp_path, monkeypatch, port):
+    _configure(tmp_path, monkeypatch, webhook_url="http://127.0.0.1:9/hook", smtp_port=port)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert str(caught.value) == (
+        f"setting port (luigi.cfg [smtp] port) must be a whole number above 0 and at most 65535, not '{port}'"
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import luigi.scheduler
 import pytest
 
-from pipeline.orchestration import runner
+from pipeline.orchestration import runner, tasks
 from tests.helpers import chats_text, write
 
 
@@ -58,3 +58,11 @@ def test_each_stage_reports_progress_and_counts_while_it_works(settings, reporte
     for family in ("Ingest", "QualityGate", "DbtBuild", "Redact", "ExportAnalysis"):
         assert _of(reported, family, "progress")[-1] == 100, family
     assert not [m for _, k, m in reported if k == "message" and "jo@example.com" in str(m)]
+
+
+def test_a_status_line_loses_identifiers_and_names_but_keeps_our_words():
+    line = "ingest:  failed: could not parse 'jane.doe@example.com'\n(0412 345 678) for Sarah Nguyen; Done, Published"
+    assert tasks.status_text(line) == (
+        "ingest: failed: could not parse '[EMAIL]' ([PHONE]) for [NAME] [NAME]; Done, Published"
+    )
+    assert len(tasks.status_text("x" * 1000)) == 300

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import shutil
 import statistics
 import uuid
 from collections import Counter, defaultdict
@@ -26,6 +28,7 @@ from pipeline.errors import TransformFailed
 from pipeline.settings import load_settings
 from pipeline.stages import transform
 from pipeline.store.db import SCHEMA_DDL
+from tests.helpers import REPO
 
 TZ = "Australia/Melbourne"
 WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
@@ -393,3 +396,28 @@ def test_docs_copies_the_static_site(built, tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["catalog.json", "index.html", "manifest.json"]
     catalog = json.loads((out / "catalog.json").read_text())
     assert catalog["nodes"]["model.chat_analytics.category_chat_volume"]["metadata"]["schema"] == "marts"
+
+
+def test_builds_in_one_process_parse_the_project_once_until_a_file_changes(tmp_path):
+    """The watcher builds batch after batch: dbt gets the parsed manifest again, unless the project changed."""
+    project = tmp_path / "dbt"
+    shutil.copytree(REPO / "dbt", project, ignore=shutil.ignore_patterns("target", "logs"))
+    settings = dataclasses.replace(_settings(tmp_path, "parent"), dbt_project_dir=project)
+    _write_raw(settings.warehouse_db, CATEGORIES, CHATS)
+
+    def events_of_a_build() -> list[str]:
+        names: list[str] = []
+        result = transform.build(settings, on_event=lambda event: names.append(event.info.name))
+        assert result.models_ok == 11 and result.tests_failed == ()
+        return names
+
+    first, second = events_of_a_build(), events_of_a_build()
+    parsed = "StateCheckVarsHash"  # the parser checking the saved state: every parse, partial or full
+    assert parsed in first
+    assert parsed not in second and second.count("LogModelResult") == 11
+    with duckdb.connect(str(settings.warehouse_db), read_only=True) as con:
+        reused = con.execute("select * from marts.category_chat_volume order by all").fetchall()
+    os.utime(project / "models" / "marts" / "chat_summary.sql")  # an edit, as far as dbt can tell
+    assert parsed in events_of_a_build()
+    with duckdb.connect(str(settings.warehouse_db), read_only=True) as con:
+        assert con.execute("select * from marts.category_chat_volume order by all").fetchall() == reused

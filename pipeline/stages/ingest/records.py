@@ -190,10 +190,27 @@ class RecordIndexer:
         self._end_quotes = 0  # quote bytes before that
         self._next_line = 1  # line the next record starts on
         self._parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self._counted: tuple[bytes, np.ndarray, np.ndarray] | None = None
 
-    def update(self, chunk: bytes) -> None:
+    def count(self, chunk: bytes) -> tuple[int, int]:
+        """The newlines and blank lines (``\n\n``, ``\n\r\n``; one split by the chunk's edge is not
+        counted) of the chunk :meth:`update` takes next, from the newline positions it needs anyway:
+        the scan checks its limits on them before the chunk is indexed (counting the bytes again
+        cost twice the index)."""
         a = np.frombuffer(chunk, dtype=np.uint8)
         nl = np.flatnonzero(a == 10)
+        self._counted = (chunk, a, nl)
+        gaps = np.diff(nl)
+        return len(nl), int(np.count_nonzero(gaps == 1) + np.count_nonzero(a[nl[:-1][gaps == 2] + 1] == 13))
+
+    def update(self, chunk: bytes) -> None:
+        counted = self._counted
+        if counted is not None and counted[0] is chunk:
+            _, a, nl = counted
+        else:
+            a = np.frombuffer(chunk, dtype=np.uint8)
+            nl = np.flatnonzero(a == 10)
+        self._counted = None
         quotes = np.flatnonzero(a == 34)
         before = np.searchsorted(quotes, nl)  # quotes in this chunk before each newline
         is_end = ((self.quotes + before) & 1) == 0

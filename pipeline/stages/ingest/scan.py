@@ -100,15 +100,19 @@ def scan_file(path: Path, *, index: bool = False, limits: Limits | None = None) 
         text_bytes += len(chunk)
         if text_bytes > limits.max_text_bytes:
             raise _too_much("bytes of text (decompressed) over", text_bytes, limits.max_text_bytes, "max_text_bytes")
-        blank_estimate += chunk.count(b"\n\n") + chunk.count(b"\n\r\n")  # a lower bound: stop early
-        if blank_estimate > limits.max_blank_lines:
-            raise _too_much("blank lines, at least", blank_estimate, limits.max_blank_lines, "max_blank_lines")
         if not head:
             head = chunk[:4096]
             first_line = chunk.split(b"\n", 1)[0][:MAX_LINE]
         if not newlines:  # only a file without any LF can be CR-only
             has_cr = has_cr or b"\r" in chunk
-        newlines += chunk.count(b"\n")
+        if indexer:  # the newline positions the index needs give both counts
+            chunk_newlines, blanks = indexer.count(chunk)
+        else:
+            chunk_newlines, blanks = chunk.count(b"\n"), chunk.count(b"\n\n") + chunk.count(b"\n\r\n")
+        newlines += chunk_newlines
+        blank_estimate += blanks  # a lower bound: stop early, before the chunk is indexed
+        if blank_estimate > limits.max_blank_lines:
+            raise _too_much("blank lines, at least", blank_estimate, limits.max_blank_lines, "max_blank_lines")
         last = chunk[-1:]
         if indexer:
             indexer.update(chunk)

@@ -37,9 +37,13 @@ def _ts_sql(raw: str) -> str:
     # ('EST', 'Australia/Melbourne'). The range check (next layer) drops 'infinity' and years no
     # export has. A timestamp starts with a digit: DuckDB's words ('epoch', 'infinity', ...) are
     # not timestamps of a chat.
+    # The TIMESTAMPTZ cast goes through ICU, ~6x the plain one (2M values: 2.17 s against 0.35 s):
+    # only a text with a numeric offset needs it. TIMESTAMP accepts offsets only as '+hh…', '-hh…'
+    # after the date, 'Z' or ' UTC' (the last two are UTC, which the plain cast gives too).
     def cast(text: str) -> str:
         return (
-            f"case when try_cast({text} as timestamp) is not null then try_cast({text} as timestamptz)::timestamp end"
+            f"case when strpos({text}, '+') = 0 and strpos(substr({text}, 11), '-') = 0 then try_cast({text} as timestamp) "
+            f"when try_cast({text} as timestamp) is not null then try_cast({text} as timestamptz)::timestamp end"
         )
 
     return (
