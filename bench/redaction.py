@@ -329,24 +329,46 @@ HELD_OUT_SEED = 20270415
 THROUGHPUT_MESSAGES = 245_760
 
 
-def steady_throughput(texts: Sequence[str], n: int = THROUGHPUT_MESSAGES, repeats: int = 3, threads: int = 2) -> dict:
+def steady_throughput(
+    texts: Sequence[str], n: int = THROUGHPUT_MESSAGES, repeats: int = 3, threads: int = 2, shape: str = "query"
+) -> dict:
     """Redaction throughput of the stage's SQL over ``n`` messages (``texts`` repeated), in one
     connection with the table loaded: medians of ``repeats`` timed queries, and a plain scan of
-    the same column in the same run. No per-call set-up (connect, load, compile) is included."""
+    the same column in the same run. No per-call set-up (connect, load, compile) is included.
+
+    ``shape="query"`` times the stage's layered query (:func:`pii.redact_query`), ``"expression"``
+    the single expression (:func:`pii.redact_sql`, used for quarantine lines); same output.
+    ``cpu_seconds`` is this process's CPU time for the median query (both threads)."""
     rows = (list(texts) * (n // len(texts) + 1))[:n]
     con = duckdb.connect()
     try:
         con.execute(f"set threads = {int(threads)}")
         pii.install_macros(con)
         table = load_messages(con, rows)
-        redact = pii.redact_sql("message")
-        query = f"select sum(length({redact})) from {table}"
+        if shape == "query":
+            query = f"select sum(length(message)) from ({pii.redact_query(table, ['message'])})"
+        else:
+            query = f"select sum(length({pii.redact_sql('message')})) from {table}"
         con.execute(query).fetchall()  # warm-up: regex compilation, gazetteer alternations
-        seconds = _median_time(lambda: con.execute(query).fetchall(), repeats)
+        timings = []
+        for _ in range(repeats):
+            wall, cpu = time.perf_counter(), time.process_time()
+            con.execute(query).fetchall()
+            timings.append((time.perf_counter() - wall, time.process_time() - cpu))
+        seconds, cpu_seconds = sorted(timings)[len(timings) // 2]
         scan = _median_time(lambda: con.execute(f"select sum(length(message)) from {table}").fetchall(), repeats)
     finally:
         con.close()
-    return {"messages": n, "threads": threads, "seconds": seconds, "msgs_per_s": n / seconds, "scan_seconds": scan}
+    return {
+        "messages": n,
+        "threads": threads,
+        "shape": shape,
+        "seconds": seconds,
+        "msgs_per_s": n / seconds,
+        "cpu_seconds": cpu_seconds,
+        "msgs_per_cpu_s": n / cpu_seconds,
+        "scan_seconds": scan,
+    }
 
 
 def independent_set(repeats: int = 3, throughput_messages: int = THROUGHPUT_MESSAGES) -> dict:

@@ -172,6 +172,17 @@ glenelg richmond fitzroy carlton kilda toorak cbd north south east west new
 """.split()
 )
 
+#: Words that start a sentence right after a greeting without punctuation ("Hey Can I ...", "Hiya
+#: Tracking 1234 shows ..."), never names: modal and auxiliary verbs (not "will", "may": names), and
+#: the words that introduce an order, ticket or version number (patterns.DECOY_PREFIX/VERSION_PREFIX).
+SENTENCE_STARTS = frozenset(
+    """
+can could would should shall might must has have had any
+order invoice inv ticket tracking consignment booking reference ref case receipt transaction txn confirmation
+store item sku product part serial model job claim request incident customer member membership policy
+parcel shipment quote rma return error code err version build firmware release update updated upgraded running
+""".split()
+)
 #: Greetings: the name follows on the same line ("Hi Mai,"); after "Hi,\n" the next line's
 #: first word starts a sentence ("Hi,\nOrder 123 ...").
 GREETINGS = r"hi+|hey+|hiya|hello|helo|heya|dear|g'?day|good (?:morning|afternoon|evening)|morning|afternoon|evening"
@@ -188,7 +199,11 @@ CUES = (
     r"mr|mrs|ms|miss|dr|mx|prof|--|—|-|"
     r"my (?:wife|husband|partner|son|daughter|mum|mom|mother|dad|father|brother|sister|friend|colleague|manager)|"
     r"named|agent|technician|consultant|ask|tell|cc|"
-    r"in the name of|in the name|under the name|name on the (?:card|account|booking|order) (?:is|should be)"
+    r"in the name of|in the name|under the name|name on the (?:card|account|booking|order) (?:is|should be)|"
+    # Whose name a thing is under, and who signed for it: "verified with name", "under my husband's
+    # name,", "in my partner's name?", "signed for by", "account name:".
+    r"(?:verified )?with (?:the )?name|(?:under|in) (?:my|his|her|their|our) (?:[a-z]+(?:'s|’s|s) )?name(?: of)?\??|"
+    r"signed (?:for )?by|account name"
 )
 #: Words that continue a multi-word cue ("my name IS", "name ON THE booking"): never protected
 #: as the stop word after a shorter cue, or the longer cue could no longer match.
@@ -332,11 +347,13 @@ def passes() -> tuple[tuple[str, str], ...]:
     cues = rf"{_LEAD}((?:(?i:{GREETINGS}){_LINE_GAP}|(?i:{CUES}){_GAP})+)"
     one_cue = rf"{_LEAD}((?i:{GREETINGS}){_LINE_GAP}|(?i:{CUES}){_GAP})"
     stop = _alternation(sets["stop"])
-    stop_after_cue = _alternation(sets["stop"] - CUE_CONTINUATIONS)
+    stop_after_cue = _alternation((sets["stop"] | SENTENCE_STARTS) - CUE_CONTINUATIONS)
     place = _alternation(sets["place"])
     strict = _alternation(n.capitalize() for n in strict_given_names()[:ANYWHERE_LIMIT])
     return (
-        (rf"({CAP_TOKEN})( (?i:{place})\b)", PROTECT + "\\1\\2"),  # "Alice Springs", "Bourke St"
+        # "Alice Springs", "Bourke St", "Harvey Norman": the place or brand word is protected too, or
+        # a given name among them ("Norman") would be taken by the name-anywhere pass.
+        (rf"({CAP_TOKEN}) ((?i:{place})\b)", PROTECT + "\\1 " + PROTECT + "\\2"),
         # One cue each (not a chain), so every stop word right after a cue is protected:
         # "cheers. Thanks heaps" protects "Thanks" and a chain cannot skip it.
         (rf"{one_cue}((?i:{stop_after_cue})(?:'s|’s|s)?\b)", "\\1\\2" + PROTECT + "\\3"),  # "Hi Team"
@@ -350,9 +367,14 @@ def passes() -> tuple[tuple[str, str], ...]:
         (rf"{cues}((?:{_alternation(cue_lower_names())}))\b", "\\1\\2[NAME]"),  # "hey its jack here"
         (rf"(\b(?:{TOPONYM_PREFIXES})\.? )({CAP_TOKEN})", "\\1" + PROTECT + "\\2"),  # "Mount Isa"
         (rf"(^|[^A-Za-z'’\[_\x1e-])(?:{strict})(?:[-'’][A-Za-z]+)*\b", "\\1[NAME]"),  # given names anywhere
+        # Whose account it is: "BSB 062-000 12345678 under Moana Wang".
+        (
+            rf"(\[BANK_ACCOUNT\],? (?:under|(?i:in the name of|held by|for)) )({CAP_TOKEN}|(?:{_alternation(lower_signoff_names())})\b)",
+            "\\1[NAME]",
+        ),
         (rf"(\[NAME\] )((?i:{stop}|{place})\b)", "\\1" + PROTECT + "\\2"),
         (rf"\[NAME\](?: {CAP_TOKEN}){{1,2}}", "[NAME]"),  # surnames after a name
-        (rf"\[NAME\] (?:{_alternation(lower_surnames())})\b", "[NAME]"),  # "[NAME] mccarthy"
+        *_surname_passes(),  # "[NAME] mccarthy"
         (r"\[NAME\](?: \[NAME\])+", "[NAME]"),  # given + family name found separately
         (rf"(\[NAME\],? \x1e?(?:and|&|or|not) )({NAME_TOKEN}(?: {NAME_TOKEN})?)\b", "\\1[NAME]"),  # "Mai and Tom"
         (rf"(^|[\n.!?,] *)({CAP_TOKEN})( here\b| from (?:your|the|our)\b)", "\\1[NAME]\\3"),  # "Tom from the ..."
@@ -360,7 +382,39 @@ def passes() -> tuple[tuple[str, str], ...]:
         # ("...\nCheers\nTom", "... #123. Ming 🙏"); stop words on such a line were protected above.
         (rf"(^|\n|[.!?] )((?i:{stop}|{place}|{CUES}|{GREETINGS}|yo|sup)\b)", "\\1" + PROTECT + "\\2"),
         (rf"(^|\n|[.!?] )({NAME_TOKEN}(?: {NAME_TOKEN})?)([ \t]*[^\x00-\x7f]*[ \t]*(?:\n|$))", "\\1[NAME]\\3"),
+        # The same in lower case ("...\nCheers\nduc", "... on startup. aisha 🙏"), for the given names
+        # that are no English word only (the strict list, less the words protected above).
+        (rf"(^|\n|[.!?] )({_alternation(lower_signoff_names())})([ \t]*[^\x00-\x7f]*[ \t]*(?:\n|$))", "\\1[NAME]\\3"),
         (PROTECT, ""),
+    )
+
+
+@functools.cache
+def lower_signoff_names() -> tuple[str, ...]:
+    """Lower-case given names taken alone on a sign-off line: :func:`strict_given_names` less any
+    word the sign-off pass protects (stop, place, cue and greeting words), so that protection
+    never decides whether one of them is taken."""
+    protected = re.compile(rf"(?i:{_alternation(STOP_WORDS | PLACE_WORDS)}|{CUES}|{GREETINGS}|yo|sup)")
+    return tuple(n for n in strict_given_names() if not protected.fullmatch(n))
+
+
+#: Stands in for a ``[NAME]`` that took a lower-case surname until the surname passes are done, so
+#: that "[NAME] anderson bell" takes "anderson" and not then "bell" (as one pass would not either).
+SURNAME_MARK = "[NAME\x1d]"
+
+
+def _surname_passes() -> tuple[tuple[str, str], ...]:
+    """ "[NAME] mccarthy": one pass per first letter, then the mark back to ``[NAME]``.
+
+    One alternation of all 65k names is too big for RE2's DFA, which then falls back to its NFA
+    (~40 us a message); split by first letter each fits, and the layered query runs a letter's
+    pass only on rows holding "[NAME] <letter>". Same result as one pass (:data:`SURNAME_MARK`)."""
+    by_letter: dict[str, list[str]] = {}
+    for name in lower_surnames():
+        by_letter.setdefault(name[0], []).append(name)
+    return (
+        *((rf"\[NAME\] (?:{_alternation(group)})\b", SURNAME_MARK) for _, group in sorted(by_letter.items())),
+        (re.escape(SURNAME_MARK), "[NAME]"),
     )
 
 
@@ -369,7 +423,14 @@ def lower_surnames() -> tuple[str, ...]:
     """Names (lower case, not English words) taken after a found name: "[NAME] mccarthy"."""
     given, family = gazetteers()
     words = common_words()
-    return tuple(sorted(n for n in given | family if len(n) >= 3 and n not in words and "'" not in n))
+    # O'Brien, D'Souza: an apostrophe after one letter is a surname prefix, never an English word.
+    return tuple(
+        sorted(
+            n
+            for n in given | family
+            if len(n) >= 3 and n not in words and ("'" not in n or re.match(r"^[a-z]'[a-z]{2,}$", n))
+        )
+    )
 
 
 @functools.cache
@@ -413,6 +474,43 @@ def redact_sql(expr: str, literal, column: str | None = None) -> str:
         else:
             expr = f"regexp_replace({expr}, {literal(regex)}, {literal(repl)}, 'g')"
     return expr
+
+
+def layer_groups() -> tuple[tuple[str | None, tuple[tuple[str, str], ...]], ...]:
+    """:func:`passes` in groups, each with a regex the text must match for the group to change
+    anything (None: always run). The layered query (:func:`pipeline.privacy.patterns.redact_query`)
+    runs a group only on rows whose current text matches; the single expression runs them all.
+
+    * the cue passes need a cue (a greeting or a cue word with its gap): nothing else starts them;
+    * the passes from the one after "given names anywhere" to the one before "Tom from the" start
+      with a found ``[NAME]``;
+    * the sign-off pair (protect line starts, then take a lone name on its line) only matters where
+      the second pass can match: the first only inserts PROTECT, which is removed at the end.
+    """
+    steps = passes()
+    cue_any = rf"{_LEAD}(?:(?i:{GREETINGS}){_LINE_GAP}|(?i:{CUES}){_GAP})"
+    surnames = _surname_passes()
+    first = steps.index(surnames[0])
+    last = first + len(surnames) - 1  # the mark back to [NAME]
+    assert steps[-1][0] == PROTECT and steps[first - 1][0].startswith(r"\[NAME\](?: ")
+    return (
+        (None, steps[:1]),
+        (cue_any, steps[1:CUE_PASSES]),
+        (None, steps[CUE_PASSES:7]),
+        (re.escape("[BANK_ACCOUNT]"), steps[7:8]),
+        (r"\[NAME\]", steps[8:first]),
+        *(
+            (rx[: len(r"\[NAME\] ")] + rx[len(r"\[NAME\] (?:")], (step,))
+            for rx, step in zip((r for r, _ in surnames[:-1]), surnames[:-1])
+        ),
+        (re.escape(SURNAME_MARK), steps[last : last + 1]),
+        (r"\[NAME\]", steps[last + 1 : last + 3]),
+        (None, steps[last + 3 : last + 4]),
+        (steps[last + 5][0], steps[last + 4 : last + 6]),
+        # Lower-case sign-off: a lower-case word alone at a line end (the name list itself is big).
+        (r"(^|\n|[.!?] )[a-z][a-z'’-]*[ \t]*[^\x00-\x7f]*[ \t]*(?:\n|$)", steps[last + 6 : last + 7]),
+        (PROTECT, steps[last + 7 :]),  # removing PROTECT: only where there is one
+    )
 
 
 @functools.cache

@@ -41,7 +41,7 @@ no pattern can match them.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import duckdb
@@ -572,16 +572,22 @@ def _let(expr: str, guard_column: str, guard_regex: str, body) -> str:
     )
 
 
-def _checked_sql(expr: str) -> str:
-    """Mark-and-classify pass for card / TFN / ACN / ABN / Medicare / IPv4 (module docstring).
-
-    A candidate is marked ``SEP prefix PREFIX_SEP number SEP``; a non-empty decoy or
-    version prefix keeps the number as written.
-    """
+def _checked_pieces(expr: str) -> str:
+    """The text cut so that every checked-number candidate (``prefix PREFIX_SEP number``) is on an
+    even list position (module docstring)."""
     rewrite = "\\1\\4" + SEP + "\\2\\5" + PREFIX_SEP + "\\3\\6" + SEP
     clean = f"replace(replace({expr}, {sql_literal(SEP)}, ''), {sql_literal(PREFIX_SEP)}, '')"
     marked = f"regexp_replace({clean}, {sql_literal(CHECKED_REGEX)}, {sql_literal(rewrite)}, 'g')"
-    pieces = f"string_split({marked}, {sql_literal(SEP)})"
+    return f"string_split({marked}, {sql_literal(SEP)})"
+
+
+#: A decoy prefix keeps IPs/versions and short numbers, not 13-19 digit Luhn-valid cards.
+_CLASSIFY = "case when {p} <> '' and (contains({c}, '.') or length({d}) < 13) then {p} || {c} else {p} || pii_classify({c}, {d}, {r}) end"
+_REVERSED = "case when length({d}) >= 13 then reverse({d}) || '0000000000000000000' else '' end"
+
+
+def _checked_join(pieces: str) -> str:
+    """The cut text glued back, every candidate that passes its check replaced by its placeholder."""
     ps = sql_literal(PREFIX_SEP)
     # Each candidate's prefix, number and digits as one struct (one flat lambda per step: nested
     # lambdas cost 40% more), then its reversed digits for Luhn, then the classification.
@@ -592,17 +598,21 @@ def _checked_sql(expr: str) -> str:
         f"'d': regexp_replace({number}, '[ ./-]', '', 'g')}} "
         "else {'p': '', 'c': x, 'd': ''} end)"
     )
-    bound = (
-        f"list_transform({fields}, s -> {{'p': s.p, 'c': s.c, 'd': s.d, "
-        "'r': case when length(s.d) >= 13 then reverse(s.d) || '0000000000000000000' else '' end})"
-    )
-    # A decoy prefix keeps IPs/versions and short numbers, not 13-19 digit Luhn-valid cards.
+    bound = f"list_transform({fields}, s -> {{'p': s.p, 'c': s.c, 'd': s.d, 'r': {_REVERSED.format(d='s.d')}}})"
     classified = (
         f"list_transform({bound}, (s, i) -> case when i % 2 = 1 then s.c "
-        "when s.p <> '' and (contains(s.c, '.') or length(s.d) < 13) then s.p || s.c "
-        "else s.p || pii_classify(s.c, s.d, s.r) end)"
+        f"else {_CLASSIFY.format(p='s.p', c='s.c', d='s.d', r='s.r')} end)"
     )
     return f"array_to_string({classified}, '')"
+
+
+def _checked_sql(expr: str) -> str:
+    """Mark-and-classify pass for card / TFN / ACN / ABN / Medicare / IPv4 (module docstring).
+
+    A candidate is marked ``SEP prefix PREFIX_SEP number SEP``; a non-empty decoy or
+    version prefix keeps the number as written.
+    """
+    return _checked_join(_checked_pieces(expr))
 
 
 def _identifiers_sql(column: str) -> str:
@@ -766,3 +776,144 @@ def find_pii(text: str) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     _scan(text, found)
     return found
+
+
+# --------------------------------------------------------------------------- layered query
+
+#: Columns the layered query adds (and drops again): the text being redacted and raw-text flags.
+_T = "__pii_text"
+_FLAGS_SQL = ("__pii_pre", "__pii_url", "__pii_ids", "__pii_chk")
+#: Rows where an obfuscated e-mail can be: '@' or an 'at' in brackets or spaces.
+OBFUSCATED_GUARD_REGEX = r"@|(?i:[\[({]at[\])}]| at )"
+
+
+def _condition(regex: str, text: str) -> str:
+    """SQL that is true where ``text`` matches ``regex`` (``contains`` for a plain literal)."""
+    if re.fullmatch(r"(?:\\[^A-Za-z0-9]|[^.^$*+?{}\[\]|()\\])+", regex):
+        literal = re.sub(r"\\(.)", lambda m: m.group(1), regex)
+        return f"contains({text}, {sql_literal(literal)})"
+    return f"regexp_matches({text}, {sql_literal(regex)})"
+
+
+#: Marks the checked-number step in :func:`_layered_steps`: it takes several projections.
+_CHECKED_LAYERS: Callable[[str], str] = _checked_sql
+_CHECKED_COLUMNS = ("__pii_pieces", "__pii_p", "__pii_c", "__pii_d", "__pii_r")
+
+
+def _checked_query(query: str, cond: str) -> str:
+    """The checked-number step over ``query``'s text column, where ``cond`` holds.
+
+    A row with one candidate (most) is classified from columns, one projection per value, without
+    the list lambdas of :func:`_checked_join` (which the rows with more candidates still take)."""
+    one = "len(__pii_pieces) = 3"
+    layers = (
+        f"case when {cond} then {_checked_pieces(_T)} end as __pii_pieces",
+        f"case when {one} then split_part(__pii_pieces[2], {sql_literal(PREFIX_SEP)}, 1) end as __pii_p, "
+        f"case when {one} then split_part(__pii_pieces[2], {sql_literal(PREFIX_SEP)}, 2) end as __pii_c",
+        "regexp_replace(__pii_c, '[ ./-]', '', 'g') as __pii_d",
+        f"{_REVERSED.format(d='__pii_d')} as __pii_r",
+    )
+    for layer in layers:
+        query = f"select *, {layer} from ({query})"
+    classified = _CLASSIFY.format(p="__pii_p", c="__pii_c", d="__pii_d", r="__pii_r")
+    text = (
+        f"case when {one} then __pii_pieces[1] || ({classified}) || __pii_pieces[3] "
+        f"when __pii_pieces is not null then {_checked_join('__pii_pieces')} else {_T} end"
+    )
+    return f"select * exclude ({', '.join(_CHECKED_COLUMNS)}) replace ({text} as {_T}) from ({query})"
+
+
+def _layered_steps(t: str) -> list[tuple[str | None, Callable[[str], str]]]:
+    """The steps of :func:`redact_sql` in order, each with the condition under which it runs.
+
+    Conditions on the raw text (``__pii_*`` flags) are part of the result, exactly as the
+    guards of :func:`redact_sql`; conditions on the current text ``t`` only skip rows where the
+    step cannot change anything (its trigger cannot match), so the result is the same."""
+    lit = sql_literal
+
+    def regex_step(regex: str, repl: str) -> Callable[[str], str]:
+        if regex == names.PROTECT:
+            return lambda x: f"replace({x}, {lit(regex)}, '')"
+        return lambda x: f"regexp_replace({x}, {lit(regex)}, {lit(repl)}, 'g')"
+
+    def replace_step(pattern: PiiPattern) -> Callable[[str], str]:
+        return lambda x: _replace_sql(x, pattern)
+
+    late_trigger = identifiers.trigger_regex(identifiers.LATE_RULES)
+    checked_trigger = f"{CHECKED_REGEX}|[{SEP}{PREFIX_SEP}]"
+    tail = sql_literal(identifiers.CARD_TAIL_REGEX)
+    steps: list[tuple[str | None, Callable[[str], str]]] = [
+        ("__pii_url", replace_step(URL_SECRET)),
+        ("__pii_ids", lambda x: identifiers.apply_sql(x, lit)),
+        (f"__pii_pre and {_condition('@', t)}", replace_step(EMAIL)),
+        (f"__pii_pre and {_condition(OBFUSCATED_GUARD_REGEX, t)}", replace_step(OBFUSCATED_EMAIL)),
+        (f"__pii_pre and {_condition('@', t)}", replace_step(HANDLE)),
+        ("__pii_pre", replace_step(PHONE)),
+        (f"__pii_chk and {_condition(checked_trigger, t)}", _CHECKED_LAYERS),
+        (f"__pii_pre and {_condition('13 ', t)}", replace_step(LOCAL_PHONE)),
+        (
+            f"__pii_pre and {_condition(late_trigger, t)}",
+            lambda x: identifiers.apply_sql(x, lit, identifiers.LATE_RULES),
+        ),
+        (
+            f"__pii_pre and {_condition(re.escape('[CARD]'), t)}",
+            lambda x: f"regexp_replace({x}, {tail}, '\\1[CARD_EXPIRY]\\3[CVV]', 'g')",
+        ),
+        (f"__pii_pre and {_condition(':', t)}", replace_step(IPV6)),
+        ("__pii_pre", replace_step(STREET_ADDRESS)),
+        (
+            _condition(f"[{names.SEP}{names.PROTECT}]", t),
+            lambda x: f"replace(replace({x}, {lit(names.SEP)}, ''), {lit(names.PROTECT)}, '')",
+        ),
+    ]
+    for guard, group in names.layer_groups():
+        cond = None if guard is None else _condition(guard, t)
+        steps += [(cond, regex_step(regex, repl)) for regex, repl in group]
+    return steps
+
+
+def redact_query(source: str, columns: Sequence[str]) -> str:
+    """A SELECT over ``source`` (a table name or a parenthesised query) with the same columns,
+    each of ``columns`` redacted: the same result as :func:`redact_sql` on every row.
+
+    Why a query and not one expression: each step runs in its own projection over a column of the
+    text so far, so a step can be skipped on rows where it cannot match (``case when`` on a column
+    costs nothing; on the nested expression it would repeat the whole chain in the SQL text).
+    Needs :func:`install_macros`."""
+    query = f"select * from {source}"
+    for column in columns:
+        raw = f'"{column}"'
+        query = (
+            f"select *, {raw} as {_T}, regexp_matches({raw}, {sql_literal(PREFILTER_REGEX)}) as __pii_pre "
+            f"from ({query})"
+        )
+        query = (
+            f"select *, __pii_pre and regexp_matches({raw}, {sql_literal(URL_GUARD_REGEX)}) as __pii_url, "
+            f"__pii_pre and regexp_matches({raw}, {sql_literal(identifiers.GUARD_REGEX)}) as __pii_ids, "
+            f"__pii_pre and regexp_matches({raw}, {sql_literal(CHECKED_GUARD_REGEX)}) as __pii_chk "
+            f"from ({query})"
+        )
+        pending: list[Callable[[str], str]] = []
+        pending_cond: str | None = None
+
+        def flush(query: str, cond: str | None, fns: list[Callable[[str], str]]) -> str:
+            expr = _T
+            for fn in fns:
+                expr = fn(expr)
+            if cond is not None:
+                expr = f"case when {cond} then {expr} else {_T} end"
+            return f"select * replace ({expr} as {_T}) from ({query})"
+
+        for cond, fn in _layered_steps(_T):
+            if pending and (cond != pending_cond or fn is _CHECKED_LAYERS):
+                query = flush(query, pending_cond, pending)
+                pending = []
+            if fn is _CHECKED_LAYERS:
+                query = _checked_query(query, cond)
+                continue
+            pending_cond = cond
+            pending.append(fn)
+        query = flush(query, pending_cond, pending)
+        query = f"select * replace ({_T} as {raw}) from ({query})"
+        query = f"select * exclude ({_T}, {', '.join(_FLAGS_SQL)}) from ({query})"
+    return query

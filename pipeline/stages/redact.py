@@ -72,9 +72,15 @@ def _columns(con, relation: str) -> list[str]:
 
 
 def _select_list(
-    columns: list[str], kinds: dict[str, str], identifiers: set[str], alias: str, rename: dict[str, str] | None = None
+    columns: list[str],
+    kinds: dict[str, str],
+    identifiers: set[str],
+    alias: str,
+    rename: dict[str, str] | None = None,
+    redacted: bool = False,
 ) -> str:
-    """The share's SELECT list: free text redacted, identifiers pseudonymised, lineage dropped."""
+    """The share's SELECT list: free text redacted (unless the source already is, ``redacted``),
+    identifiers pseudonymised, lineage dropped."""
     exprs = []
     for column in columns:
         if column in DROPPED:
@@ -82,7 +88,7 @@ def _select_list(
         ref, name = f"{alias}.{column}", (rename or {}).get(column, column)
         if kinds.get(column) == "identifier" or column in identifiers:
             exprs.append(f"pseudonym({ref}::varchar) as {name}")
-        elif kinds.get(column) == "free_text":
+        elif kinds.get(column) == "free_text" and not redacted:
             exprs.append(f"{patterns.redact_sql(ref)} as {name}")
         else:
             exprs.append(f"{ref} as {name}")
@@ -230,27 +236,34 @@ def _fill_share(con, kinds: dict, identifiers: set[str], version: str) -> int:
     """``share.chats`` (incrementally when the attached copy allows) and ``share.categories``;
     returns how many chats were redacted in this run."""
     chats_rel = SHARE_TABLES["chats"]
-    chat_cols = _select_list(
-        _columns(con, chats_rel), kinds.get(chats_rel, {}), identifiers, "c", rename={"chat_id": "id"}
-    )
-    pseudonymised = kinds.get(chats_rel, {}).get("chat_id") == "identifier" or "chat_id" in identifiers
+    columns = _columns(con, chats_rel)
+    chat_kinds = kinds.get(chats_rel, {})
+    chat_cols = _select_list(columns, chat_kinds, identifiers, "c", rename={"chat_id": "id"}, redacted=True)
+    pseudonymised = chat_kinds.get("chat_id") == "identifier" or "chat_id" in identifiers
     id_expr = "pseudonym(l.chat_id::varchar)" if pseudonymised else "l.chat_id"
     local = ", ".join(f"l.{c}" for c in LOCAL_COLUMNS)
-    rows = f"""
+    free_text = [c for c in columns if chat_kinds.get(c) == "free_text" and c not in identifiers]
+
+    def rows(where: str = "") -> str:
+        # Free text is redacted by the layered query (each step only on the rows it can change),
+        # over the chats to write only: the filter sits below the redaction.
+        source = patterns.redact_query(f"(select * from {chats_rel} {where})", free_text)
+        return f"""
         select {chat_cols}, {local}
-        from {chats_rel} as c
+        from ({source}) as c
         left join intermediate.int_chats_localized as l on l.chat_id = c.chat_id"""
+
     if _can_update(con, version):
         redacted = _changed_chats(con, id_expr)
         con.execute(
             f"delete from share.chats where id in (select {id_expr.replace('l.', 'changed_chats.')} from changed_chats)"
         )
         if redacted:  # binding the insert compiles every redaction regex: not for a batch without chats
-            con.execute(f"insert into share.chats {rows} where c.chat_id in (select chat_id from changed_chats)")
+            con.execute(f"insert into share.chats {rows('where chat_id in (select chat_id from changed_chats)')}")
     else:
         for table in ("chats", "_layer"):
             con.execute(f"drop table if exists share.{table}")
-        con.execute(f"create table share.chats as {rows}")
+        con.execute(f"create table share.chats as {rows()}")
         con.execute("create table share._layer as select ? as version", [version])
         redacted = con.execute("select count(*) from share.chats").fetchone()[0]
     cats_rel = SHARE_TABLES["categories"]

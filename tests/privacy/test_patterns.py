@@ -119,6 +119,21 @@ def test_sql_and_python_agree_on_random_strings(con: duckdb.DuckDBPyConnection) 
     rows = con.execute(f"select i, {pii.redact_sql('t')} from fuzz").fetchall()
     mismatches = [(texts[i], out, pii.redact_python(texts[i])) for i, out in rows if out != pii.redact_python(texts[i])]
     assert mismatches == []
+    layered = dict(con.execute(f"select i, t from ({pii.redact_query('fuzz', ['t'])})").fetchall())
+    assert [(texts[i], out, layered[i]) for i, out in rows if layered[i] != out] == []
+
+
+def test_layered_query_agrees_with_the_expression(con: duckdb.DuckDBPyConnection, sql_results: dict[str, str]) -> None:
+    """The stage's layered query (steps skipped where they cannot match) gives redact_sql's output,
+    keeps the other columns and NULLs, and redacts several columns."""
+    layered = dict(con.execute(f"select case_id, text from ({pii.redact_query('pii_cases', ['text'])})").fetchall())
+    assert {k: v for k, v in layered.items() if v != sql_results[k]} == {}
+    con.execute("create or replace temp table two (id integer, a varchar, b varchar)")
+    rows = [(1, "Hi Tom, call 0412 345 678", "DOB 03/04/1985"), (2, None, "4111 1111 1111 1111"), (3, "ok", None)]
+    con.executemany("insert into two values (?, ?, ?)", rows)
+    got = con.execute(f"select * from ({pii.redact_query('two', ['a', 'b'])}) order by id").fetchall()
+    assert got == [(i, pii.redact_python(a), pii.redact_python(b)) for i, a, b in rows]
+    assert got[0] == (1, "Hi [NAME], call [PHONE]", "DOB [DOB]")
 
 
 # --------------------------------------------------------------------------- check macros
