@@ -259,7 +259,6 @@ def check_share(settings: Settings, env: dict | None = None) -> None:
     clash = (
         ("holds the warehouse", share in warehouse.parents),
         ("holds the landing folder", share == landing or share in landing.parents),
-        ("is inside the landing folder", landing in share.parents),
     )
     for what, found in clash:
         if found:

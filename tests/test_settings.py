@@ -70,7 +70,6 @@ def test_share_group_must_exist(tmp_path, monkeypatch):
     ("share", "what"),
     [
         ("", "holds the warehouse"),
-        ("in/landing/share", "is inside the landing folder"),
         ("in", "holds the landing folder"),
     ],
 )
