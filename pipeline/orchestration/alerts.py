@@ -231,8 +231,10 @@ def _send(settings: Settings, alert: Alert) -> dict[str, str]:
                 "alert.channel_failed", channel=channel, cause=alert.cause, batch_id=alert.batch_id, error=_line(exc)
             )
     if not channels or "sent" in outcomes.values():
-        with contextlib.suppress(Exception):  # logged above as cooldown_unavailable when the state is unusable
+        try:
             _delivered(settings, alert, now)
+        except Exception as exc:  # the alert went out; only its cooldown could not be kept
+            log.error("alert.cooldown_unavailable", cause=alert.cause, error=_line(exc))
     return outcomes
 
 
