@@ -18,10 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import structlog
 
-from pipeline.errors import TransformFailed
+from pipeline.errors import PipelineError, TransformFailed
 from pipeline.settings import Settings
+from pipeline.store.db import connect
 from pipeline.store.files import atomic_write_text
 
 log = structlog.get_logger()
@@ -192,23 +194,44 @@ def _first_line(text: str | None) -> str:
     return lines[0] if lines else "unknown error"
 
 
-def _describe_failure(node_result: Any) -> str:
+def _broken_rules(settings: Settings, node: Any) -> str | None:
+    """Which rules a failed ``column_checks`` test found broken, e.g. ``not_null(created_at) 2``.
+
+    That test folds every column rule of a model into one dbt node, and dbt reports only its
+    total; its rows name the rules, so its compiled query is run again (only ever on failure).
+    """
+    metadata = getattr(node, "test_metadata", None)
+    if metadata is None or metadata.name != "column_checks" or not getattr(node, "compiled_code", None):
+        return None
+    try:
+        with connect(settings) as con:
+            rows = con.execute(node.compiled_code).fetchall()
+    except (duckdb.Error, PipelineError) as exc:
+        log.warning("transform.rules_unknown", test=node.name, error=str(exc))
+        return None
+    return ", ".join(f"{rule} {count}" for rule, count in sorted(rows)) or None
+
+
+def _describe_failure(settings: Settings, node_result: Any) -> str:
     node = node_result.node
     if node.resource_type == "test" and node_result.status == "fail":
         rows = node_result.failures
         detail = f"{rows} failing row{'s' if rows != 1 else ''}" if rows is not None else "failed"
+        rules = _broken_rules(settings, node)
+        if rules:
+            detail += f": {rules}"
     else:
         detail = _first_line(node_result.message)
     return f"{node.resource_type} {node.name} ({detail})"
 
 
-def _failure_message(outcome: Any) -> str:
+def _failure_message(settings: Settings, outcome: Any) -> str:
     if outcome.exception is not None:
         return f"dbt build failed: {_first_line(str(outcome.exception))}"
     failed = [r for r in getattr(outcome.result, "results", None) or [] if r.status in ("error", "fail")]
     if not failed:
         return "dbt build failed without a failing node (see the dbt log in the warehouse logs folder)"
-    named = "; ".join(_describe_failure(r) for r in failed[:_MAX_NAMED_FAILURES])
+    named = "; ".join(_describe_failure(settings, r) for r in failed[:_MAX_NAMED_FAILURES])
     more = len(failed) - _MAX_NAMED_FAILURES
     return f"dbt build failed: {named}" + (f"; and {more} more" if more > 0 else "")
 
@@ -282,7 +305,7 @@ def build(
         _vars_file(settings).parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(_vars_file(settings), json.dumps(_dbt_vars(settings)))
     if not outcome.success:
-        error = TransformFailed(_failure_message(outcome))
+        error = TransformFailed(_failure_message(settings, outcome))
         error.result = result  # type: ignore[attr-defined]  # for callers that report details
         raise error
     return result

@@ -248,7 +248,8 @@ def test_build_reports_models_tests_and_warnings(built):
     assert result.tests_warned == (
         "relationships_stg_support__chats_category_id__category_id__ref_stg_support__categories_",
     )
-    assert result.tests_passed > 50
+    # one column_checks test per model and per source table, plus the five tests of their own
+    assert result.tests_passed == 17
     summary = [e for e in built["logs"] if e["event"] == "transform.build"]
     assert len(summary) == 1
     assert summary[0]["models_ok"] == 11 and summary[0]["tests_warned"] == 1 and summary[0]["ok"] is True
@@ -421,3 +422,68 @@ def test_builds_in_one_process_parse_the_project_once_until_a_file_changes(tmp_p
     assert parsed in events_of_a_build()
     with duckdb.connect(str(settings.warehouse_db), read_only=True) as con:
         assert con.execute("select * from marts.category_chat_volume order by all").fetchall() == reused
+
+
+# --- column_checks: every column rule of a model in one test ---------------------------------
+
+PROBE_SQL = """
+select * from (values {rows}) as probe (id, letter, score, flag)
+"""
+PROBE_YML = """
+version: 2
+models:
+  - name: {name}
+    data_tests:
+      - column_checks:
+          name: column_checks_{name}
+          arguments:
+            not_null: [id]
+            unique: [id]
+            accepted_values:
+              letter: ['a', 'b']
+              flag: [true]
+            between:
+              score: [1, 5]
+"""
+
+
+def _probe_project(tmp_path: Path, rows: dict[str, str]):
+    """A copy of the dbt project with one probe model per entry (name -> SQL value rows)."""
+    project = tmp_path / "dbt"
+    shutil.copytree(REPO / "dbt", project, ignore=shutil.ignore_patterns("target", "logs"))
+    for name, values in rows.items():
+        (project / "models" / f"{name}.sql").write_text(PROBE_SQL.format(rows=values))
+        (project / "models" / f"{name}.yml").write_text(PROBE_YML.format(name=name))
+    settings = dataclasses.replace(_settings(tmp_path, "parent"), dbt_project_dir=project)
+    _write_raw(settings.warehouse_db, CATEGORIES, CHATS)
+    return settings
+
+
+def test_column_checks_pass_when_every_rule_holds(tmp_path):
+    # nulls pass every rule but not_null; the bounds are inclusive
+    settings = _probe_project(tmp_path, {"probe_clean": "(1, 'a', 1, true), (2, 'b', 5, null), (3, null, null, true)"})
+    result = transform.build(settings, select="probe_clean")
+    assert (result.models_ok, result.tests_passed, result.tests_failed) == (1, 1, ())
+
+
+def test_column_checks_fail_naming_each_broken_rule_and_its_rows(tmp_path):
+    rows = "(1, 'a', 5, true), (1, 'b', 0, false), (null, 'z', 9, null), (3, 'a', null, true)"
+    settings = _probe_project(tmp_path, {"probe_broken": rows})
+    with pytest.raises(TransformFailed) as excinfo:
+        transform.build(settings, select="probe_broken")
+    assert str(excinfo.value) == (
+        "dbt build failed: test column_checks_probe_broken (6 failing rows: accepted_values(flag) 1, "
+        "accepted_values(letter) 1, between(score) 2, not_null(id) 1, unique(id) 1)"
+    )
+    assert excinfo.value.result.tests_failed == ("column_checks_probe_broken",)
+
+
+def test_a_broken_rule_of_the_project_is_named_in_the_failure(tmp_path):
+    settings = _settings(tmp_path, "parent")
+    no_created_at = (K[1], L1, None, True, None, "chats-z", 1, 2)
+    _write_raw(settings.warehouse_db, CATEGORIES, [no_created_at])
+    with pytest.raises(TransformFailed) as excinfo:
+        transform.build(settings, select="stg_support__chats stg_support__categories")
+    assert str(excinfo.value) == (
+        "dbt build failed: test column_checks_stg_support__chats (1 failing row: not_null(created_at) 1)"
+    )
