@@ -48,6 +48,9 @@ class _Seen:
     #: True after a close-after-write or moved-in event, False after a write event, None when
     #: only a scan or a create event found the file (nothing to go by but settle and /proc).
     closed: bool | None = None
+    #: Renamed into landing from another name in it (the safe way to land a file: write it under
+    #: a hidden name, then rename) and not written since: complete, no settle time to wait.
+    moved_in: bool = False
 
 
 class _Handler(FileSystemEventHandler):
@@ -101,8 +104,9 @@ class Watcher:
                 seen = self._seen[path] = _Seen(time.monotonic(), -1, -1, time.monotonic())
             if how in ("closed", "moved_in"):
                 seen.closed = True
+                seen.moved_in = seen.moved_in or how == "moved_in"
             elif how == "modified":  # not "created": a move from outside the folder arrives as one
-                seen.closed = False
+                seen.closed = seen.moved_in = False
 
     def reconcile(self) -> None:
         """Scan landing/ for files no event told us about."""
@@ -116,6 +120,8 @@ class Watcher:
 
         Complete means: size and mtime stable for the settle time, and — where inotify says so —
         closed after the last write (or moved in), and no local process has it open for writing.
+        A file renamed in from another name in landing and not written since is complete at once:
+        a rename lands the whole file, so waiting out the settle time would only add latency.
         """
         now = time.monotonic()
         ready = []
@@ -129,9 +135,14 @@ class Watcher:
                 if self._failed.get(path) == (st.st_size, st.st_mtime_ns):
                     continue
                 if (st.st_size, st.st_mtime_ns) != (seen.size, seen.mtime_ns):
+                    # changed after we first looked: whatever the events said, settle like any file
+                    seen.moved_in = seen.moved_in and seen.size == -1
                     seen.size, seen.mtime_ns, seen.stable_since = st.st_size, st.st_mtime_ns, now
-                elif now - seen.stable_since >= self.settings.settle_seconds and (
-                    self.polling or seen.closed is not False
+                    if seen.moved_in:
+                        ready.append(path)
+                elif seen.moved_in or (
+                    now - seen.stable_since >= self.settings.settle_seconds
+                    and (self.polling or seen.closed is not False)
                 ):
                     ready.append(path)
         writing = open_for_writing(ready)

@@ -11,6 +11,7 @@ from dataclasses import replace
 
 import duckdb
 import pytest
+import structlog
 
 from pipeline.generate import generate
 from pipeline.store import ledger
@@ -176,3 +177,29 @@ def run_pending_ok(settings) -> None:
     from pipeline.orchestration.runner import run as run_pending
 
     assert all(o.status == "done" for o in run_pending(settings))
+
+
+def test_a_file_renamed_in_is_taken_without_waiting_out_the_settle_time(settings):
+    """Written under a hidden name, then renamed: complete at once (a 60 s settle would time the test out)."""
+    slow = replace(settings, settle_seconds=60.0, reconcile_seconds=1.0)
+    with structlog.testing.capture_logs() as logs, running(slow):
+        wait_for(lambda: any(e["event"] == "watch.started" for e in logs), what="the observer watching")
+        write(slow.landing / ".day1_chats.csv.part", chats_text(20))
+        os.rename(slow.landing / ".day1_chats.csv.part", slow.landing / "day1_chats.csv")
+        wait_for(lambda: any(r["status"] == "done" for r in read_ledger(slow)), what="batch done", timeout=45)
+    assert [(r["file"], r["rows_loaded"]) for r in read_ledger(slow)] == [("day1_chats.csv", 20)]
+
+
+def test_a_file_written_in_place_or_written_after_its_rename_waits_for_the_settle_time(settings):
+    from pipeline.orchestration.watcher import Watcher
+
+    watcher = Watcher(replace(settings, settle_seconds=60.0))
+    settings.landing.mkdir(parents=True, exist_ok=True)
+    for name in ("in_place_chats.csv", "renamed_chats.csv", "appended_chats.csv"):
+        write(settings.landing / name, chats_text(5))
+    watcher.saw(settings.landing / "in_place_chats.csv", "closed")
+    watcher.saw(settings.landing / "renamed_chats.csv", "moved_in")
+    watcher.saw(settings.landing / "appended_chats.csv", "moved_in")
+    watcher.saw(settings.landing / "appended_chats.csv", "modified")
+    assert watcher.settled() == [settings.landing / "renamed_chats.csv"]
+    assert watcher.settled() == [settings.landing / "renamed_chats.csv"]  # still stable: still ready
