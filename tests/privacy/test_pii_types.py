@@ -157,8 +157,6 @@ ISSUE_13_CASES: list[tuple[str, str]] = [
     ("passport no. C12X34567 thanks", "passport no. [PASSPORT] thanks"),
     # a birth date a clause away from its keyword, and a delivery date that stays
     ("need my DOB on file? it is 14/07/1985", "need my DOB on file? it is [DOB]"),
-    # Known limit of the wider gap: a later date on the keyword's line is taken as the birth date.
-    ("DOB on file. Delivered 12/03/2026\nok", "DOB on file. Delivered [DOB]\nok"),
     ("delivered on 12/03/2026, DOB later", "delivered on 12/03/2026, DOB later"),
     # addresses: PO box with its suburb, lower case with a state, line breaks, Cl
     ("send to PO Box 42, Carlton VIC 3053 please", "send to [ADDRESS] please"),
@@ -184,8 +182,6 @@ ISSUE_13_CASES: list[tuple[str, str]] = [
     ("Thanks heaps, Warrick", "Thanks heaps, [NAME]"),
     ("Thanks for waiting, Liam here from billing", "Thanks for waiting, [NAME] here from billing"),
     ("Tane from the Bondi store called me", "[NAME] from the Bondi store called me"),
-    # Known limit: after "Hello, " a name running on into lower-case words reads as a sentence start.
-    ("Hello, Tane from the Bondi store", "Hello, Tane from the Bondi store"),
     ("this is maria papadopoulos", "this is [NAME]"),
     ("my name is Priya Sharma, not Anjali Patel", "my name is [NAME], not [NAME]"),
     ("Hi Georgia-Rose, thanks", "Hi [NAME], thanks"),
@@ -203,6 +199,33 @@ ISSUE_13_CASES: list[tuple[str, str]] = [
 
 @pytest.mark.parametrize(("text", "expected"), ISSUE_13_CASES, ids=[c[0][:40] for c in ISSUE_13_CASES])
 def test_issue_13_shapes_sql_and_python(text: str, expected: str) -> None:
+    con = duckdb.connect()
+    pii.install_macros(con)
+    assert con.execute(f"select {pii.redact_sql('$1')}", [text]).fetchone()[0] == expected
+    assert pii.redact_python(text) == expected
+
+
+#: What the redaction should give but does not yet: each must fail (strict), so the day a change
+#: fixes one, the test says so and it moves into ISSUE_13_CASES.
+KNOWN_LIMITS: list[tuple[str, str, str]] = [
+    (
+        "DOB on file. Delivered 12/03/2026\nok",
+        "DOB on file. Delivered 12/03/2026\nok",
+        "the wider gap takes a later date on the keyword's line as the birth date",
+    ),
+    (
+        "Hello, Tane from the Bondi store",
+        "Hello, [NAME] from the Bondi store",
+        'after "Hello, " a name running on into lower-case words reads as a sentence start',
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [pytest.param(t, e, marks=pytest.mark.xfail(strict=True, reason=why), id=t[:40]) for t, e, why in KNOWN_LIMITS],
+)
+def test_known_limits_sql_and_python(text: str, expected: str) -> None:
     con = duckdb.connect()
     pii.install_macros(con)
     assert con.execute(f"select {pii.redact_sql('$1')}", [text]).fetchone()[0] == expected
