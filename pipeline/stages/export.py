@@ -359,7 +359,10 @@ def draw_quality_history(doc: dict[str, Any], path: Path) -> None:
         bottom.set_title(f"{dataset}: quarantine share by reason", fontsize=9)
         bottom.set_ylabel("% of records")
         bottom.set_xlabel("batch (arrival sequence)")
-    fig.tight_layout()
+    # Fixed margins (in inches, so any number of dataset columns fits): tight_layout measured every
+    # label's extent and was half of each plot's time, ~0.7 s of every export.
+    width = 6 * len(datasets)
+    fig.subplots_adjust(left=0.8 / width, right=1 - 0.2 / width, bottom=0.09, top=0.95, wspace=0.25, hspace=0.4)
     fig.savefig(path)
     plt.close(fig)
 
@@ -393,7 +396,7 @@ def draw_heatmap(hourly: list[dict[str, Any]], path: Path, timezone: str) -> Non
     ax.set_ylabel("weekday")
     ax.set_title("Chats created by weekday and hour (local time)")
     fig.colorbar(image, ax=ax, label="chats")
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.06, right=1.0, bottom=0.13, top=0.91)  # fixed: see draw_quality_history
     fig.savefig(path)
     plt.close(fig)
 
@@ -410,13 +413,13 @@ def draw_resolved_per_day(days: list[dict[str, Any]], path: Path, timezone: str)
         dates = [dt.date.fromisoformat(d["date"]) if isinstance(d["date"], str) else d["date"] for d in days]
         colours = ["#9ecae1" if d["partial_day"] else "#3182bd" for d in days]
         ax.bar(dates, [d["chats"] for d in days], color=colours, width=0.9)
-        fig.autofmt_xdate()
+        fig.autofmt_xdate(bottom=0.24)  # room for the rotated dates and the axis label
     else:
         ax.text(0.5, 0.5, "no resolved chats", ha="center", va="center", transform=ax.transAxes)
     ax.set_xlabel(f"local resolution date ({timezone}); light bars = partial first/last day")
     ax.set_ylabel("resolved chats")
     ax.set_title("Resolved chats per local day")
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.07, right=0.98, top=0.91)  # fixed: see draw_quality_history
     fig.savefig(path)
     plt.close(fig)
 
