@@ -74,7 +74,7 @@ class Service:
         )
         self.events: list[dict] = []
         threading.Thread(target=self._follow, daemon=True).start()
-        self.wait(lambda: self.event("watch.started"), timeout=120)
+        self.wait(lambda: self.event("watch.ready"), timeout=120)  # started, and its one-off costs paid
 
     def _follow(self) -> None:
         for line in self.proc.stderr:

@@ -17,6 +17,7 @@ import structlog
 
 from pipeline.orchestration.tasks import ProcessFile, pending_tasks, resolve_batch
 from pipeline.settings import Settings
+from pipeline.stages import export, quality, transform
 from pipeline.store import db, landing, ledger
 
 log = structlog.get_logger()
@@ -32,6 +33,21 @@ class BatchOutcome:
     @property
     def ok(self) -> bool:
         return ledger.succeeded(self.status)
+
+
+def warm_up(settings: Settings) -> None:
+    """Pay a long-running process's one-off costs before its first batch: dbt's import and parse
+    of the project, Soda's and matplotlib's imports (~5-7 s that the first batch waited for).
+    A failure here is only logged: the batch that meets it reports it properly."""
+    for name, warm in (
+        ("dbt", lambda: transform.warm(settings)),
+        ("soda", lambda: quality.warm(settings)),
+        ("matplotlib", export.warm),
+    ):
+        try:
+            warm()
+        except Exception as exc:  # noqa: BLE001 - never fatal: the stage reports it on its batch
+            log.warning("runner.warm_up_failed", part=name, error=str(exc))
 
 
 def build(tasks: list[luigi.Task], *, scheduler_url: str | None = None, own_signals: bool = True) -> bool:

@@ -221,6 +221,9 @@ class Watcher:
             reconcile_s=self.settings.reconcile_seconds,
         )
         try:
+            started = time.perf_counter()
+            runner.warm_up(self.settings)  # files landing meanwhile are seen and wait their turn
+            log.info("watch.ready", warm_up_s=round(time.perf_counter() - started, 3))
             self.resume_unfinished()
             self.heartbeat.file_seen()  # the silence is counted from the start of the service
             self.reconcile()

@@ -324,6 +324,14 @@ def render_quality_text(doc: dict[str, Any]) -> str:
 _GATE_COLOURS = {"passed": "#3182bd", "warned": "#fd8d3c", "withheld": "#de2d26"}
 
 
+def warm() -> None:
+    """Import matplotlib (Agg) now, so that this process's first export does not pay for it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot  # noqa: F401
+
+
 def draw_quality_history(doc: dict[str, Any], path: Path) -> None:
     """Per dataset: records per batch (bar colour = gate outcome, "drift" above drifting batches) and
     the quarantine share by reason (stacked), over the last batches."""

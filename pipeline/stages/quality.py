@@ -164,6 +164,11 @@ def _import_scan(settings: Settings):
     return Scan
 
 
+def warm(settings: Settings) -> None:
+    """Import Soda now (telemetry off), so that this process's first scan does not pay for it."""
+    _import_scan(settings)
+
+
 # --- the gate ----------------------------------------------------------------------------------
 
 

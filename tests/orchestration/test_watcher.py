@@ -203,3 +203,30 @@ def test_a_file_written_in_place_or_written_after_its_rename_waits_for_the_settl
     watcher.saw(settings.landing / "appended_chats.csv", "modified")
     assert watcher.settled() == [settings.landing / "renamed_chats.csv"]
     assert watcher.settled() == [settings.landing / "renamed_chats.csv"]  # still stable: still ready
+
+
+def test_the_service_pays_its_one_off_costs_before_it_says_ready(fast):
+    from pipeline.stages import transform
+
+    transform._MANIFEST.clear()
+    with structlog.testing.capture_logs() as logs, running(fast):
+        ready = wait_for(lambda: [e for e in logs if e["event"] == "watch.ready"], what="ready")
+        # the project is parsed for this warehouse's settings before any file arrived
+        assert list(transform._MANIFEST) == [transform._manifest_key(fast)]
+    events = [e["event"] for e in logs]
+    assert events.index("watch.started") < events.index("watch.ready")
+    assert ready[0]["warm_up_s"] > 0 and "runner.warm_up_failed" not in events
+
+
+def test_a_warm_up_that_fails_is_logged_and_the_service_still_serves(fast, tmp_path):
+    broken = tmp_path / "no-dbt-project"
+    broken.mkdir()
+    with structlog.testing.capture_logs() as logs, running(replace(fast, dbt_project_dir=broken)):
+        wait_for(lambda: any(e["event"] == "watch.ready" for e in logs), what="ready")
+        write(fast.landing / "categories.csv", "id,parent_id,disabled\n00000000-0000-4000-8000-0000000000c1,,false\n")
+        wait_for(lambda: any(r["status"] != ledger.RUNNING for r in read_ledger(fast)), what="the batch ended")
+    # the service kept serving (the batch's tasks load their settings themselves: the real project)
+    assert [(r["file"], r["status"]) for r in read_ledger(fast)] == [("categories.csv", "done")]
+    failed = [e for e in logs if e["event"] == "runner.warm_up_failed"]
+    assert [e["part"] for e in failed] == ["dbt"]
+    assert failed[0]["error"].startswith("dbt parse failed: ")
