@@ -144,7 +144,9 @@ def _invoke(
 ) -> Any:
     """One dbt command in-process. With ``reuse_manifest``, a process that already parsed this
     project (the watcher, batch after batch) hands dbt the parsed manifest instead of parsing
-    again: partial parsing still re-reads the whole saved manifest, ~1.5 s of every build."""
+    again: partial parsing still re-reads the whole saved manifest, ~1.5 s of every build.
+    An empty ``command`` with ``reuse_manifest`` only parses (:func:`warm`): the parse's outcome
+    when it failed, else None."""
     # Imported here: dbt is heavy to import and only this stage needs it.
     from dbt.cli.main import dbtRunner
 
@@ -172,10 +174,9 @@ def _invoke(
 def warm(settings: Settings) -> None:
     """Import dbt and parse the project now, so that this process's next :func:`build` starts at
     once (the watcher calls it at start-up instead of making its first batch wait ~5 s)."""
-    outcome = _invoke(settings, [], reuse_manifest=True)
-    if outcome is not None and not outcome.success:
-        detail = _first_line(str(outcome.exception)) if outcome.exception else "see the dbt log"
-        raise TransformFailed(f"dbt parse failed: {detail}")
+    failed = _invoke(settings, [], reuse_manifest=True)
+    if failed is not None:
+        raise TransformFailed(f"dbt parse failed: {_outcome_detail(failed)}")
 
 
 def _release_warehouse() -> None:
@@ -221,6 +222,11 @@ def _broken_rules(settings: Settings, node: Any) -> str | None:
         log.warning("transform.rules_unknown", test=node.name, error=str(exc))
         return None
     return ", ".join(f"{rule} {count}" for rule, count in sorted(rows)) or None
+
+
+def _outcome_detail(outcome: Any) -> str:
+    """The informative line of a failed dbt invocation that raised rather than ran nodes."""
+    return _first_line(str(outcome.exception)) if outcome.exception else "see the dbt log"
 
 
 def _describe_failure(settings: Settings, node_result: Any) -> str:
@@ -332,8 +338,7 @@ def docs(settings: Settings, out_dir: Path | None = None) -> Path:
     started = time.monotonic()
     outcome = _invoke(settings, ["docs", "generate"])
     if not outcome.success:
-        detail = _first_line(str(outcome.exception)) if outcome.exception else "see the dbt log"
-        raise TransformFailed(f"dbt docs generate failed: {detail}")
+        raise TransformFailed(f"dbt docs generate failed: {_outcome_detail(outcome)}")
     out_dir.mkdir(parents=True, exist_ok=True)
     for name in DOCS_FILES:
         partial = out_dir / f".{name}.partial"
