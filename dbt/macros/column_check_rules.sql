@@ -14,7 +14,7 @@
     {%- for column, values in accepted_values.items() %}
         {%- set literals = [] %}
         {%- for value in values %}
-            {%- do literals.append("'" ~ value ~ "'" if value is string else (value | string | lower)) %}
+            {%- do literals.append("'" ~ value | replace("'", "''") ~ "'" if value is string else (value | string | lower)) %}
         {%- endfor %}
         {%- do rules.append((
             'accepted_values(' ~ column ~ ')',

@@ -440,7 +440,7 @@ models:
             not_null: [id]
             unique: [id]
             accepted_values:
-              letter: ['a', 'b']
+              letter: ['a', 'b', "o'k"]
               flag: [true]
             between:
               score: [1, 5]
@@ -460,8 +460,9 @@ def _probe_project(tmp_path: Path, rows: dict[str, str]):
 
 
 def test_column_checks_pass_when_every_rule_holds(tmp_path):
-    # nulls pass every rule but not_null; the bounds are inclusive
-    settings = _probe_project(tmp_path, {"probe_clean": "(1, 'a', 1, true), (2, 'b', 5, null), (3, null, null, true)"})
+    # nulls pass every rule but not_null; the bounds are inclusive; a listed value may hold a quote
+    rows = "(1, 'a', 1, true), (2, 'b', 5, null), (3, null, null, true), (4, 'o''k', 3, true)"
+    settings = _probe_project(tmp_path, {"probe_clean": rows})
     result = transform.build(settings, select="probe_clean")
     assert (result.models_ok, result.tests_passed, result.tests_failed) == (1, 1, ())
 
