@@ -11,8 +11,15 @@
     - unique: [column, ...]                 non-null rows beyond the first of each value
     - accepted_values: {column: [v, ...]}   non-null values outside the list
     - between: {column: [min, max]}         non-null values outside [min, max]; a bound may be null
+
+    new_rows (incremental models): a condition that holds for the rows this build writes (those
+    of the batches it takes in, new_batches()); only they are checked, unless the build is a
+    --full-refresh. The rows already there were checked when they were written; every rule
+    holds per row or per key, and the model replaces a key's row whole, so only written rows can
+    break one. At 5M chats the unfiltered checks of the two incremental models cost ~2 s of every
+    micro-batch's build.
 -#}
-{% test column_checks(model, not_null=[], unique=[], accepted_values={}, between={}) %}
+{% test column_checks(model, not_null=[], unique=[], accepted_values={}, between={}, new_rows=none) %}
 
     {{ config(fail_calc='coalesce(sum(failing_rows), 0)') }}
 
@@ -28,6 +35,9 @@ counted as (
     {%- endfor %}
 
     from {{ model }}
+    {%- if new_rows and not flags.FULL_REFRESH %}
+    where {{ new_rows }}
+    {%- endif %}
 
 )
 
