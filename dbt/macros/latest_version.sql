@@ -10,7 +10,7 @@
     join carry only the key and one integer (batch seq in the high 32 bits, line in the low 32)
     and spill to disk when they must.
 #}
-{% macro _version_position(relation) -%}
+{% macro version_position(relation) -%}
     (({{ relation }}._batch_seq::bigint << 32) | {{ relation }}._line_number::bigint)
 {%- endmacro %}
 
@@ -18,10 +18,10 @@
     select {{ relation }}.*
     from {{ relation }}
     semi join (
-        select {{ key }} as latest_key, max({{ _version_position(relation) }}) as latest_position
+        select {{ key }} as latest_key, max({{ version_position(relation) }}) as latest_position
         from {{ relation }}
         group by {{ key }}
     ) as latest
         on latest.latest_key = {{ relation }}.{{ key }}
-        and latest.latest_position = {{ _version_position(relation) }}
+        and latest.latest_position = {{ version_position(relation) }}
 {% endmacro %}

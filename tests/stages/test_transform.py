@@ -525,3 +525,28 @@ def test_incremental_builds_check_the_rows_they_write_and_a_full_refresh_checks_
     assert str(excinfo.value) == (
         "dbt build failed: test column_checks_stg_support__chats (1 failing row: not_null(created_at) 1)"
     )
+
+
+def test_an_older_export_published_late_does_not_replace_the_newer_version(tmp_path):
+    """A retried file keeps its arrival seq: its chats' latest version may be one staging already
+    holds (from a later batch, another part of the history); the incremental build keeps that one
+    and agrees with a full rebuild."""
+    settings = _settings(tmp_path, "parent")
+    newer = [r for r in CHATS if r[5] == "chats-a"]  # K1 resolved, seq 2
+    _write_raw(settings.warehouse_db, CATEGORIES, newer)
+    assert transform.build(settings).tests_failed == ()
+    with duckdb.connect(str(settings.warehouse_db)) as con:
+        con.execute("update meta.batches set stage = 'transformed'")
+    older = [r for r in CHATS if r[5] == "chats-z"]  # K1 still open and twelve other chats, seq 1
+    _write_raw(settings.warehouse_db, [], older)
+    assert transform.build(settings).tests_failed == ()
+    query = "select chat_id, resolved_at, batch_id, line_number from staging.stg_support__chats order by chat_id"
+    with duckdb.connect(str(settings.warehouse_db), read_only=True) as con:
+        incremental = con.execute(query).fetchall()
+        marts = con.execute("select * from marts.chat_summary").fetchall()
+    assert len(incremental) == 13
+    assert [r[1:] for r in incremental if r[0] == K[1]] == [(datetime(2023, 1, 15, 20, 30), "chats-a", 7)]
+    transform.build(settings, full_refresh=True)
+    with duckdb.connect(str(settings.warehouse_db), read_only=True) as con:
+        assert con.execute(query).fetchall() == incremental
+        assert con.execute("select * from marts.chat_summary").fetchall() == marts

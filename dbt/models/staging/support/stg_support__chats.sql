@@ -2,35 +2,62 @@
 
 with
 
--- read twice below: not materialized, or DuckDB (1.1+) copies all of raw.chats, messages and
--- all, into a temporary result before the incremental filter (3 s of a micro-batch at 5M chats)
+-- read more than once below: not materialized, or DuckDB (1.1+) copies all of raw.chats,
+-- messages and all, into a temporary result first (3 s of a micro-batch at 5M chats)
 source as not materialized (
 
     select * from {{ source('support', 'chats') }}
 
 ),
 
-candidates as not materialized (  -- read twice by latest_version: recomputing the filter is cheaper
+{% if is_incremental() %}
 
-    -- incremental: every version of the chats the new batches touch (their latest version may
-    -- be new or, for a retried older export, still an earlier one); a full build takes all
-    select source.*
-    from source
-    {% if is_incremental() %}
-        where source.id in (
-            select touched.id
-            from source as touched
-            where touched._batch_id in ({{ new_batches() }})
-        )
-    {% endif %}
+    -- incremental: the latest version of every chat the new batches touch (it may be new or, for
+    -- a retried older export, still an earlier one). The winners are found from two narrow
+    -- columns of the history; only the winning rows are then read whole, from the batches they
+    -- are in: staging's zone maps on _batch_seq skip every other batch, messages included.
+    -- Filtering whole rows by id instead read every message of the history (1.1 s of a 10k-chat
+    -- batch at 5M chats).
+    touched as (
 
-),
+        select distinct source.id
+        from source
+        where source._batch_id in ({{ new_batches() }})
 
-latest as (
+    ),
 
-    {{ latest_version('candidates') }}
+    winners as (
 
-),
+        select
+            source.id as latest_key,
+            max({{ version_position('source') }}) as latest_position
+        from source
+        where source.id in (select touched.id from touched)
+        group by source.id
+
+    ),
+
+    latest as (
+
+        select source.*
+        from source
+        semi join winners
+            on
+                source.id = winners.latest_key
+                and {{ version_position('source') }} = winners.latest_position
+        where source._batch_seq in (select won.latest_position >> 32 from winners as won)
+
+    ),
+
+{% else %}
+
+    latest as (
+
+        {{ latest_version('source') }}
+
+    ),
+
+{% endif %}
 
 final as (
 
