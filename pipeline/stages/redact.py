@@ -236,8 +236,8 @@ def build_share(settings: Settings, *, full_refresh: bool = False) -> dict[str, 
 
 def _fill_share(con, kinds: dict, identifiers: set[str], version: str) -> tuple[int, int]:
     """``share.chats`` (incrementally when the attached copy allows) and ``share.categories``;
-    returns how many chats were redacted in this run and how many of their messages got a
-    placeholder (counted over the rows written: over all of share.chats it would cost a scan of
+    returns how many chats were redacted in this run and how many of them got a placeholder in
+    their free text (counted over the rows written: over all of share.chats it would cost a scan of
     every message ever loaded, 0.2-0.4 s per batch at 5M chats)."""
     chats_rel = SHARE_TABLES["chats"]
     columns = _columns(con, chats_rel)
@@ -273,8 +273,9 @@ def _fill_share(con, kinds: dict, identifiers: set[str], version: str) -> tuple[
         con.execute("create table share._layer as select ? as version", [version])
         redacted, written = con.execute("select count(*) from share.chats").fetchone()[0], "share.chats"
     placeholders = 0
-    if redacted:
-        placeholders = con.execute(f"select count(*) filter (where message like '%[%]%') from {written}").fetchone()[0]
+    if redacted and free_text:
+        with_one = " or ".join(f"{c} like '%[%]%'" for c in free_text)
+        placeholders = con.execute(f"select count(*) filter (where {with_one}) from {written}").fetchone()[0]
     cats_rel = SHARE_TABLES["categories"]
     cat_cols = _select_list(_columns(con, cats_rel), kinds.get(cats_rel, {}), identifiers, "k")
     con.execute(f"create or replace table share.categories as select {cat_cols} from {cats_rel} as k")

@@ -92,23 +92,29 @@ def _share_checksums(settings) -> dict[str, tuple]:
 def test_the_share_layer_is_updated_incrementally_and_agrees_with_a_full_rebuild(settings):
     from pipeline.stages import redact
 
+    chats = CHATS.rstrip("\n") + ",message\n"
     _drop(
         settings,
         "s1_chats.csv",
-        CHATS + f"{A},{LEAF},2023-03-01 10:00:00,true,\n{B},{LEAF},2023-03-01 11:00:00,true,\n",
+        chats
+        + f"{A},{LEAF},2023-03-01 10:00:00,true,,write to jo@example.com\n"
+        + f"{B},{LEAF},2023-03-01 11:00:00,true,,or sam@example.org\n",
     )
     _drop(settings, "s2_categories.csv", CATEGORIES + f"{ROOT},,false\n{LEAF},{ROOT},false\n")
-    _drop(settings, "s3_chats.csv", CHATS + f"{A},{LEAF},2023-03-01 10:00:00,true,2023-03-02 09:00:00\n")
+    _drop(settings, "s3_chats.csv", chats + f"{A},{LEAF},2023-03-01 10:00:00,true,2023-03-02 09:00:00,thanks\n")
     runs = {
         r["file"]: json.loads((settings.state_dir / r["batch_id"] / "redact.json").read_text())
         for r in read_ledger(settings)
     }
     # s1: first share, both chats; s2: the category arrived, both chats' groups changed; s3: A only
-    assert [runs[f]["chats_redacted_now"] for f in ("s1_chats.csv", "s2_categories.csv", "s3_chats.csv")] == [2, 2, 1]
+    files = ("s1_chats.csv", "s2_categories.csv", "s3_chats.csv")
+    assert [runs[f]["chats_redacted_now"] for f in files] == [2, 2, 1]
+    # placeholders among the chats redacted in that run (s3: A's new message has none; B keeps its)
+    assert [runs[f]["messages_with_placeholders_now"] for f in files] == [2, 2, 0]
     incremental = _share_checksums(settings)
     with duckdb.connect(str(settings.share_db), read_only=True) as con:
         assert con.execute("select count(*), count(resolved_at) from chats").fetchone() == (2, 1)
         assert con.execute("select count(distinct category_group_id) from chats").fetchone() == (1,)
     summary = redact.build_share(settings, full_refresh=True)
-    assert summary["chats_redacted_now"] == 2
+    assert (summary["chats_redacted_now"], summary["messages_with_placeholders_now"]) == (2, 1)
     assert _share_checksums(settings) == incremental
