@@ -244,7 +244,7 @@ def _describe_failure(settings: Settings, node_result: Any) -> str:
 
 def _failure_message(settings: Settings, outcome: Any) -> str:
     if outcome.exception is not None:
-        return f"dbt build failed: {_first_line(str(outcome.exception))}"
+        return f"dbt build failed: {_outcome_detail(outcome)}"
     failed = [r for r in getattr(outcome.result, "results", None) or [] if r.status in ("error", "fail")]
     if not failed:
         return "dbt build failed without a failing node (see the dbt log in the warehouse logs folder)"
