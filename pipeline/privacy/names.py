@@ -34,6 +34,7 @@ import pkgutil
 import re
 import unicodedata
 
+import duckdb
 import gender_guesser
 from english_words import get_english_words_set
 from faker.providers import person as faker_person
@@ -141,14 +142,24 @@ _EXTRA = (
     "fitzgerald",
 )
 
-#: Words that follow a cue but are not names; also brands, places and street words.
-STOP_WORDS = frozenset(
+#: Function words and chat words that follow a cue but are never names, even where a gazetteer
+#: lists them ("Do", "Will", "Kind"): the run and end passes (:func:`run_lookup`) never take them.
+FUNCTION_WORDS = frozenset(
     """
 i im i'm me my we you your yours our us he she they them it its it's this that these those there here
-a an the and or but so of in on at from as is am are was were be been being do does did
+a an the and or but so of in on at from as is am are was were be been being does did
 not no yes yeah yep nope ok okay all everyone everybody guys folks team mate mates again heaps lots very
 much just still also really actually only even please thanks thank cheers regards hello hi hey dear sorry
 good great bad happy glad kind warm best many morning afternoon evening night day today tomorrow yesterday tonight week
+sir madam
+""".split()
+)
+#: Words that follow a cue but are not names: the function words, and calendar, street, brand and
+#: place words. A gazetteer name among the latter ("Alinta", "Jun", "Sun") is taken only where a
+#: name's context is unambiguous (:func:`run_lookup`, the end pass).
+STOP_WORDS = FUNCTION_WORDS | frozenset(
+    """
+do
 having trying looking calling writing wondering hoping waiting getting going coming chasing following
 back home about after before because if when where why what who how which while again soon now then
 support service customer customers staff sir madam there's yours sincerely
@@ -195,7 +206,7 @@ CUES = (
     r"this is|it's|its|it is|i'm|i’m|im|i am|call me|"
     r"speaking with|speaking to|spoke (?:to|with)|spoken (?:to|with)|talking (?:to|with)|talked (?:to|with)|"
     r"chatted with|chatting with|dealing with|dealt with|assisted by|helped by|served by|"
-    r"ask for|asked for|attn|attention|c/o|signed|account holder|card ?holder|"
+    r"ask for|asked for|attn|attention|c/o|account holder|card ?holder|"
     r"mr|mrs|ms|miss|dr|mx|prof|--|—|-|"
     r"my (?:wife|husband|partner|son|daughter|mum|mom|mother|dad|father|brother|sister|friend|colleague|manager)|"
     r"named|agent|technician|consultant|ask|tell|cc|"
@@ -203,7 +214,7 @@ CUES = (
     # Whose name a thing is under, and who signed for it: "verified with name", "under my husband's
     # name,", "in my partner's name?", "signed for by", "account name:".
     r"(?:verified )?with (?:the )?name|(?:under|in) (?:my|his|her|their|our) (?:[a-z]+(?:'s|’s|s) )?name(?: of)?\??|"
-    r"signed (?:for )?by|account name"
+    r"signed(?: (?:for )?by)?|account name"
 )
 #: Words that continue a multi-word cue ("my name IS", "name ON THE booking"): never protected
 #: as the stop word after a shorter cue, or the longer cue could no longer match.
@@ -385,8 +396,129 @@ def passes() -> tuple[tuple[str, str], ...]:
         # The same in lower case ("...\nCheers\nduc", "... on startup. aisha 🙏"), for the given names
         # that are no English word only (the strict list, less the words protected above).
         (rf"(^|\n|[.!?] )({_alternation(lower_signoff_names())})([ \t]*[^\x00-\x7f]*[ \t]*(?:\n|$))", "\\1[NAME]\\3"),
+        *run_passes(cues),
         (PROTECT, ""),
     )
+
+
+#: Marks a candidate for the gazetteer lookup (:func:`run_passes`): RUN_MARK, a kind letter
+#: (``r`` a run of lower-case words, ``e`` one word at a clause end), then the words.
+RUN_MARK = "\x1c"
+#: A clause end after a word: punctuation, or the line's end (emoji allowed before it).
+_END = r"([,.!?;:]|[ \t]*[^\x00-\x7f]*[ \t]*(?:\n|$))"
+#: Up to three lower-case words: a candidate run ("swati rahman", "[NAME] papadakis").
+_LOW_RUN = r"([a-z][a-z'’-]*[a-z](?: [a-z][a-z'’-]*[a-z]){0,2})\b"
+_END_WORD = r"[A-Za-z][a-z'’-]*[a-z]"
+
+
+def run_passes(cues: str) -> tuple[tuple[str, str], ...]:
+    """The gazetteer passes, after the regex passes (whose ``[NAME]`` and PROTECT marks they read).
+
+    The gazetteers hold ~100k names: too many for a regex alternation (RE2's DFA overflows and a
+    pass falls back to ~40 us a message), so candidates are marked here and decided by a lookup
+    in a table (``pii_name_runs`` in SQL, :func:`decide_runs` in Python):
+
+    * ``e``: one word between a found name and a clause end ("[NAME] Do,", "[NAME] dang.",
+      "[NAME] Jones\\n"), PROTECT allowed (a stop or place word the regex passes kept);
+    * ``r``: a run of lower-case words after a found name or a cue ("[NAME] christodoulou",
+      "hi, swati rahman here"), decided word by word from its start;
+    * a capitalised calendar/brand/place word that is a given name, right after a greeting or cue
+      and before a clause end ("Hi Alinta,", "Thanks heaps, Jun"): a small list, a plain pass;
+    * found names side by side merge into one placeholder.
+    """
+    ambiguous = _alternation(n.capitalize() for n in ambiguous_names())
+    return (
+        (rf"(\[NAME\] )\x1e?({_END_WORD}){_END}", "\\1" + RUN_MARK + "e\\2\\3"),
+        (rf"(\[NAME\] ){_LOW_RUN}", "\\1" + RUN_MARK + "r\\2"),
+        (rf"{cues}{_LOW_RUN}", "\\1\\2" + RUN_MARK + "r\\3"),
+        (rf"{_LEAD}((?i:{GREETINGS}|{CUES})[ \t,]{{1,3}})\x1e?(?:{ambiguous}){_END}", "\\1\\2[NAME]\\3"),
+        (RUN_MARK, RUN_MARK),  # the lookup itself (see above)
+        (r"\[NAME\](?: \[NAME\])+", "[NAME]"),
+    )
+
+
+@functools.cache
+def raw_names() -> frozenset[str]:
+    """Every name of the gazetteers' sources, stop words included (:func:`gazetteers` drops them)."""
+    faker_given, family = _faker_names()
+    names = set(faker_given) | _gender_guesser_names() | set(_EXTRA) | family
+    return frozenset(n for n in names if len(n) >= 2 and _NAME_SHAPE.match(n))
+
+
+@functools.cache
+def ambiguous_names() -> tuple[str, ...]:
+    """Given or family names that are also calendar, street, brand or place words (Alinta, Jun, Sun)."""
+    return tuple(sorted(n for n in raw_names() & (STOP_WORDS - FUNCTION_WORDS) if "'" not in n))
+
+
+@functools.cache
+def run_lookup() -> dict[str, tuple[bool, bool, bool]]:
+    """name -> ``(in a run, lower case at a clause end, capitalised at a clause end)``:
+
+    * in a run (lower case, after a cue or a found name): a gazetteer name that is no English word;
+    * at a clause end after a found name, lower case: any gazetteer name ("[NAME] dang.");
+    * the same capitalised: any name of the sources but a function word ("[NAME] Sun,")."""
+    given, family = gazetteers()
+    gaz, words = given | family, common_words()
+    lookup = {n: (n not in words, True, True) for n in gaz}
+    for n in raw_names() - gaz - FUNCTION_WORDS:
+        lookup[n] = (False, False, True)
+    return lookup
+
+
+def _run_key(word: str) -> str:
+    return word.lower().replace("’", "'")
+
+
+_END_WORD_RE = re.compile(_END_WORD, re.ASCII)  # as RE2 reads them in SQL
+_LOW_RUN_RE = re.compile(_LOW_RUN, re.ASCII)  # as RE2 reads them in SQL
+
+
+def decide_runs(text: str) -> str:
+    """The gazetteer lookup of :func:`run_passes`: every marked candidate decided by
+    :func:`run_lookup`, the marks removed. Both the Python twin and the SQL (as ``pii_name_runs``,
+    :func:`install_lookup`) call it."""
+    if RUN_MARK not in text:
+        return text
+    lookup = run_lookup()
+    pieces = text.split(RUN_MARK)
+    out = [pieces[0]]
+    for piece in pieces[1:]:
+        kind, body = piece[:1], piece[1:]
+        taken = 0
+        if kind == "e":
+            word = _END_WORD_RE.match(body).group(0)
+            flags = lookup.get(_run_key(word))
+            if flags and flags[2 if word[0].isupper() else 1]:
+                taken = len(word)
+        else:
+            for i, word in enumerate(_LOW_RUN_RE.match(body).group(1).split(" ")):
+                flags = lookup.get(_run_key(word))
+                if not (flags and flags[0]):
+                    break
+                taken += len(word) + (i > 0)
+        out.append("[NAME]" + body[taken:] if taken else body)
+    return "".join(out)
+
+
+#: The SQL name of :func:`decide_runs` (a Python function registered on the connection).
+LOOKUP_FUNCTION = "pii_name_runs"
+
+
+def install_lookup(con) -> None:
+    """Register :func:`decide_runs` as the scalar function ``pii_name_runs(x)`` on ``con``.
+
+    A Python function, not SQL: the lookup is a dictionary probe per candidate word, and the SQL
+    forms tried were far slower. A join of the marked pieces to a name table written as a macro
+    is a correlated subquery that DuckDB 1.4 runs row by row (~150 ms a row); ~100k names as a
+    regex alternation overflow RE2's DFA. Only rows holding a mark pay the call: the layered
+    query guards the step, and :func:`decide_runs` returns an unmarked text at once.
+    """
+    try:
+        con.remove_function(LOOKUP_FUNCTION)
+    except duckdb.InvalidInputException:
+        pass  # not registered on this connection yet
+    con.create_function(LOOKUP_FUNCTION, decide_runs, ["VARCHAR"], "VARCHAR", side_effects=False)
 
 
 @functools.cache
@@ -459,7 +591,7 @@ def redact_sql(expr: str, literal, column: str | None = None) -> str:
     With ``column`` (the raw text), the cue passes only run on rows whose raw text has a
     cue: a ``case when`` on the column, evaluated once per row.
     """
-    expr = f"replace(replace({expr}, {literal(SEP)}, ''), {literal(PROTECT)}, '')"
+    expr = f"replace(replace(replace({expr}, {literal(SEP)}, ''), {literal(PROTECT)}, ''), {literal(RUN_MARK)}, '')"
     steps = passes()
     cued = expr
     for regex, repl in steps[:CUE_PASSES]:
@@ -471,6 +603,8 @@ def redact_sql(expr: str, literal, column: str | None = None) -> str:
     for regex, repl in steps[CUE_PASSES:]:
         if regex == PROTECT:
             expr = f"replace({expr}, {literal(regex)}, '')"
+        elif regex == RUN_MARK:
+            expr = f"{LOOKUP_FUNCTION}({expr})"
         else:
             expr = f"regexp_replace({expr}, {literal(regex)}, {literal(repl)}, 'g')"
     return expr
@@ -493,6 +627,7 @@ def layer_groups() -> tuple[tuple[str | None, tuple[tuple[str, str], ...]], ...]
     first = steps.index(surnames[0])
     last = first + len(surnames) - 1  # the mark back to [NAME]
     assert steps[-1][0] == PROTECT and steps[first - 1][0].startswith(r"\[NAME\](?: ")
+    assert steps[last + 11][0] == RUN_MARK and len(steps) == last + 14
     return (
         (None, steps[:1]),
         (cue_any, steps[1:CUE_PASSES]),
@@ -509,7 +644,13 @@ def layer_groups() -> tuple[tuple[str | None, tuple[tuple[str, str], ...]], ...]
         (steps[last + 5][0], steps[last + 4 : last + 6]),
         # Lower-case sign-off: a lower-case word alone at a line end (the name list itself is big).
         (r"(^|\n|[.!?] )[a-z][a-z'’-]*[ \t]*[^\x00-\x7f]*[ \t]*(?:\n|$)", steps[last + 6 : last + 7]),
-        (PROTECT, steps[last + 7 :]),  # removing PROTECT: only where there is one
+        # The gazetteer passes (run_passes): after a found name, after a cue, the lookup where a
+        # mark was set, the merge where two names meet.
+        (r"\[NAME\] ", steps[last + 7 : last + 9]),
+        (cue_any, steps[last + 9 : last + 11]),
+        (re.escape(RUN_MARK), steps[last + 11 : last + 12]),
+        (re.escape("[NAME] [NAME]"), steps[last + 12 : last + 13]),
+        (PROTECT, steps[last + 13 :]),  # removing PROTECT: only where there is one
     )
 
 
@@ -520,7 +661,7 @@ def _compiled() -> tuple[tuple[re.Pattern[str], str], ...]:
 
 def redact_python(text: str) -> str:
     """Python twin of :func:`redact_sql`."""
-    text = text.replace(SEP, "").replace(PROTECT, "")
+    text = text.replace(SEP, "").replace(PROTECT, "").replace(RUN_MARK, "")
     for regex, repl in _compiled():
-        text = regex.sub(repl, text)
+        text = decide_runs(text) if repl == RUN_MARK else regex.sub(repl, text)
     return text

@@ -555,6 +555,7 @@ def install_macros(con: duckdb.DuckDBPyConnection) -> None:
     """Create the (temporary, per-connection) macros :func:`redact_sql` relies on."""
     for ddl in MACROS:
         con.execute(ddl)
+    names.install_lookup(con)
 
 
 def _replace_sql(expr: str, pattern: PiiPattern) -> str:
@@ -834,6 +835,8 @@ def _layered_steps(t: str) -> list[tuple[str | None, Callable[[str], str]]]:
     def regex_step(regex: str, repl: str) -> Callable[[str], str]:
         if regex == names.PROTECT:
             return lambda x: f"replace({x}, {lit(regex)}, '')"
+        if regex == names.RUN_MARK:
+            return lambda x: f"{names.LOOKUP_FUNCTION}({x})"
         return lambda x: f"regexp_replace({x}, {lit(regex)}, {lit(repl)}, 'g')"
 
     def replace_step(pattern: PiiPattern) -> Callable[[str], str]:
@@ -862,8 +865,9 @@ def _layered_steps(t: str) -> list[tuple[str | None, Callable[[str], str]]]:
         (f"__pii_pre and {_condition(':', t)}", replace_step(IPV6)),
         ("__pii_pre", replace_step(STREET_ADDRESS)),
         (
-            _condition(f"[{names.SEP}{names.PROTECT}]", t),
-            lambda x: f"replace(replace({x}, {lit(names.SEP)}, ''), {lit(names.PROTECT)}, '')",
+            _condition(f"[{names.SEP}{names.PROTECT}{names.RUN_MARK}]", t),
+            lambda x: f"replace(replace(replace({x}, {lit(names.SEP)}, ''), {lit(names.PROTECT)}, ''), "
+            f"{lit(names.RUN_MARK)}, '')",
         ),
     ]
     for guard, group in names.layer_groups():

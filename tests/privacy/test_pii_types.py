@@ -194,6 +194,23 @@ ISSUE_13_CASES: list[tuple[str, str]] = [
     ("flying to Mount Isa tomorrow", "flying to Mount Isa tomorrow"),
     ("bought it at The Good Guys", "bought it at The Good Guys"),
     ("app updated to 19.12.15.106 today", "app updated to 19.12.15.106 today"),
+    # gazetteer lookups (names.run_passes): a surname that is a function or calendar word after a
+    # found name, lower-case runs after a cue, a given name that is also a place or brand
+    ("spoke with Minh Do, she was great", "spoke with [NAME], she was great"),
+    ("hi, swati rahman here, my parcel is late", "hi, [NAME] here, my parcel is late"),
+    ("Hi Alinta, the modem is fine", "Hi [NAME], the modem is fine"),
+    ("I was helped by Kevin dang.", "I was helped by [NAME]."),
+    ("My name is Sam Sun, order 4411", "My name is [NAME], order 4411"),
+    ("signed by Tom Walsh at the door", "signed by [NAME] at the door"),
+    ("regards,\nKevin Do", "regards,\n[NAME]"),
+    # ... and the same words where they are no names
+    ("Thanks, see you Sunday.", "Thanks, see you Sunday."),
+    ("spoke with the team again", "spoke with the team again"),
+    ("Hello, April is a busy month", "Hello, April is a busy month"),
+    ("asked for a manager yesterday", "asked for a manager yesterday"),
+    ("spoke with the manager, she said no", "spoke with the manager, she said no"),
+    ("we do do it", "we do do it"),
+    ("hi café", "hi café"),
 ]
 
 
@@ -217,6 +234,16 @@ KNOWN_LIMITS: list[tuple[str, str, str]] = [
         "Hello, Tane from the Bondi store",
         "Hello, [NAME] from the Bondi store",
         'after "Hello, " a name running on into lower-case words reads as a sentence start',
+    ),
+    (
+        "Thanks heaps, Jun",
+        "Thanks heaps, [NAME]",
+        "a given name that is also a calendar word is taken right after a greeting only, not after a filler",
+    ),
+    (
+        "this is Eleni christodoulou calling back",
+        "this is [NAME] calling back",
+        "a lower-case surname after a capitalised name is looked up only before a clause end",
     ),
 ]
 
