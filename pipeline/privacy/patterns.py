@@ -866,8 +866,10 @@ def _layered_steps(t: str) -> list[tuple[str | None, Callable[[str], str]]]:
         ("__pii_pre", replace_step(STREET_ADDRESS)),
         (
             _condition(f"[{names.SEP}{names.PROTECT}{names.RUN_MARK}]", t),
-            lambda x: f"replace(replace(replace({x}, {lit(names.SEP)}, ''), {lit(names.PROTECT)}, ''), "
-            f"{lit(names.RUN_MARK)}, '')",
+            lambda x: (
+                f"replace(replace(replace({x}, {lit(names.SEP)}, ''), {lit(names.PROTECT)}, ''), "
+                f"{lit(names.RUN_MARK)}, '')"
+            ),
         ),
     ]
     for guard, group in names.layer_groups():
