@@ -432,9 +432,20 @@ def run_passes(cues: str) -> tuple[tuple[str, str], ...]:
         (rf"(\[NAME\] ){_LOW_RUN}", "\\1" + RUN_MARK + "r\\2"),
         (rf"{cues}{_LOW_RUN}", "\\1\\2" + RUN_MARK + "r\\3"),
         (rf"{_LEAD}((?i:{GREETINGS}|{CUES})[ \t,]{{1,3}})\x1e?(?:{ambiguous}){_END}", "\\1\\2[NAME]\\3"),
+        # Most marks sit before a function word ("thanks for", "hi mate,"), which the lookup never
+        # takes: a cheap pass drops those, so that only rows with a real candidate call the lookup.
+        # The word must end at a space, a clause end or the text's end, so it is the whole word.
+        (rf"{RUN_MARK}[er]({_alternation(_unmarked_words())})( |[,.!?;:\n]|$)", "\\1\\2"),
         (RUN_MARK, RUN_MARK),  # the lookup itself (see above)
         (r"\[NAME\](?: \[NAME\])+", "[NAME]"),
     )
+
+
+def _unmarked_words() -> tuple[str, ...]:
+    """Function words as a run or clause-end word can hold them (lower case or capitalised):
+    :func:`run_lookup` has none of them, so a mark before one decides nothing."""
+    words = [w for w in FUNCTION_WORDS if _END_WORD_RE.fullmatch(w)]
+    return tuple(sorted({*words, *(w.capitalize() for w in words)}))
 
 
 @functools.cache
@@ -627,7 +638,7 @@ def layer_groups() -> tuple[tuple[str | None, tuple[tuple[str, str], ...]], ...]
     first = steps.index(surnames[0])
     last = first + len(surnames) - 1  # the mark back to [NAME]
     assert steps[-1][0] == PROTECT and steps[first - 1][0].startswith(r"\[NAME\](?: ")
-    assert steps[last + 11][0] == RUN_MARK and len(steps) == last + 14
+    assert steps[last + 12][0] == RUN_MARK and len(steps) == last + 15
     return (
         (None, steps[:1]),
         (cue_any, steps[1:CUE_PASSES]),
@@ -649,8 +660,9 @@ def layer_groups() -> tuple[tuple[str | None, tuple[tuple[str, str], ...]], ...]
         (r"\[NAME\] ", steps[last + 7 : last + 9]),
         (cue_any, steps[last + 9 : last + 11]),
         (re.escape(RUN_MARK), steps[last + 11 : last + 12]),
-        (re.escape("[NAME] [NAME]"), steps[last + 12 : last + 13]),
-        (PROTECT, steps[last + 13 :]),  # removing PROTECT: only where there is one
+        (re.escape(RUN_MARK), steps[last + 12 : last + 13]),  # the lookup: only rows still marked
+        (re.escape("[NAME] [NAME]"), steps[last + 13 : last + 14]),
+        (PROTECT, steps[last + 14 :]),  # removing PROTECT: only where there is one
     )
 
 
