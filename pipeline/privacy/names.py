@@ -432,7 +432,7 @@ def run_passes(cues: str) -> tuple[tuple[str, str], ...]:
         (rf"(\[NAME\] ){_LOW_RUN}", "\\1" + RUN_MARK + "r\\2"),
         (rf"{cues}{_LOW_RUN}", "\\1\\2" + RUN_MARK + "r\\3"),
         (rf"{_LEAD}((?i:{GREETINGS}|{CUES})[ \t,]{{1,3}})\x1e?(?:{ambiguous}){_END}", "\\1\\2[NAME]\\3"),
-        # Most marks sit before a function word ("thanks for", "hi mate,"), which the lookup never
+        # Most marks sit before a function word ("[NAME] and", "hi mate,"), which the lookup never
         # takes: a cheap pass drops those, so that only rows with a real candidate call the lookup.
         # The word must end at a space, a clause end or the text's end, so it is the whole word.
         (rf"{RUN_MARK}[er]({_alternation(_unmarked_words())})( |[,.!?;:\n]|$)", "\\1\\2"),
