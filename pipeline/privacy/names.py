@@ -154,6 +154,8 @@ good great bad happy glad kind warm best many morning afternoon evening night da
 sir madam
 """.split()
 )
+#: Titles before a name ("Mr [NAME]"): never part of it.
+TITLES = frozenset("mr mrs ms miss mx dr prof sir madam mister".split())
 #: Words that follow a cue but are not names: the function words, and calendar, street, brand and
 #: place words. A gazetteer name among the latter ("Alinta", "Jun", "Sun") is taken only where a
 #: name's context is unambiguous (:func:`run_lookup`, the end pass).
@@ -306,6 +308,95 @@ def common_words() -> frozenset[str]:
     return frozenset(w for w in get_english_words_set(["web2"], lower=False) if w.islower())
 
 
+#: Chat shorthand, contractions without their apostrophe and Australian slang: words no dictionary
+#: lists that are never names, so an unknown word (:func:`unknown_word`) is none of them.
+CHAT_WORDS = frozenset(
+    """
+thx thnx thanx tnx pls plz ty tysm lol omg btw asap gonna wanna gotta tryna dunno lemme ya yo ur abit alot cuz coz
+tho thru nvm idk imo tbh fyi aka etc arvo brekkie servo bottlo ute esky uni telly footy rego maccas bday hubby
+wifi app apps modem online offline email emails emailed texted inbox login logout signup checkout
+im ive id youre theyre were weve hes shes thats whats wheres theres dont doesnt didnt isnt wasnt werent arent
+cant couldnt wouldnt shouldnt wont havent hasnt hadnt aint ok okay yea yep nah nope hmm umm ahh heaps reckon
+""".split()
+)
+#: Endings stripped to find an inflected form's dictionary word (the dictionaries list stems).
+_INFLECTIONS = (
+    ("'s", ""),
+    ("’s", ""),
+    ("ies", "y"),
+    ("es", ""),
+    ("s", ""),
+    ("ied", "y"),
+    ("ed", ""),
+    ("ed", "e"),
+    ("d", ""),
+    ("ing", ""),
+    ("ing", "e"),
+    ("ly", ""),
+    ("er", ""),
+    ("est", ""),
+)
+
+
+@functools.cache
+def dictionary_words() -> frozenset[str]:
+    """Lower-case English words: Webster's 2nd and GCIDE (``english-words``), chat words, stop words."""
+    gcide = get_english_words_set(["gcide"], lower=True, alpha=False)
+    return common_words() | frozenset(gcide) | CHAT_WORDS | STOP_WORDS | SENTENCE_STARTS | TITLES
+
+
+def is_english(key: str) -> bool:
+    """``key`` (lower case) is a dictionary word or an inflection of one ("delivered", "boxes")."""
+    words = dictionary_words()
+    if key in words:
+        return True
+    for ending, stem in _INFLECTIONS:
+        if key.endswith(ending) and len(key) > len(ending) + 1:
+            base = key[: -len(ending)]
+            if base + stem in words or (base[-1:] == base[-2:-1] and base[:-1] in words):  # "stopped"
+                return True
+    return False
+
+
+def _one_edit(word: str):
+    """Every string one deletion, transposition, substitution or insertion away from ``word``."""
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    yield from (a + b[1:] for a, b in splits if b)
+    yield from (a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1)
+    yield from (a + c + b[1:] for a, b in splits if b for c in letters)
+    yield from (a + c + b for a, b in splits for c in letters)
+
+
+def looks_misspelt(key: str) -> bool:
+    """``key`` is one typing slip from a dictionary word of 4+ letters ("ridiculuos", "heeaps").
+    Chats are full of them, and after a cue alone such a word is more likely a slip than a name.
+    (A few hundred set probes, paid only by the rare unknown word alone after a cue; a spelling
+    library would add a dependency and a frequency list for this one test.)"""
+    words = dictionary_words()
+    return any(len(e) >= 4 and e in words for e in _one_edit(key))
+
+
+#: Name particles inside a double-barrelled or prefixed surname ("el-masri", "al-hassan", "ben-ami").
+_PARTICLES = frozenset("al el ben bin bint abu ibn de di da del della van von der le la mac mc".split())
+
+
+def unknown_word(key: str) -> bool:
+    """A word of name shape that no dictionary knows ("papageorgiou", "wihongi", "kaiyu"): next
+    to a found name, or alone after a cue before a clause end, it is taken as a name (a surname
+    or a given name the gazetteers lack). Hyphenated, every part is a name, an unknown word or a
+    particle ("el-masri", "smith-jones"); never a function word (:data:`FUNCTION_WORDS`)."""
+    if "-" in key:
+        parts = key.split("-")
+        lookup = run_lookup()
+        return (
+            all(p in _PARTICLES or p in lookup or unknown_word(p) for p in parts)
+            and not all(p in _PARTICLES for p in parts)
+            and _NAME_SHAPE.match(key) is not None
+        )
+    return len(key) >= 3 and _NAME_SHAPE.match(key) is not None and "'" not in key[2:] and not is_english(key)
+
+
 @functools.cache
 def strict_given_names() -> tuple[str, ...]:
     """Given names safe to redact anywhere: in Faker's English/Irish/Indian/Vietnamese/... lists,
@@ -409,6 +500,14 @@ _END = r"([,.!?;:]|[ \t]*[^\x00-\x7f]*[ \t]*(?:\n|$))"
 #: Up to three lower-case words: a candidate run ("swati rahman", "[NAME] papadakis").
 _LOW_RUN = r"([a-z][a-z'’-]*[a-z](?: [a-z][a-z'’-]*[a-z]){0,2})\b"
 _END_WORD = r"[A-Za-z][a-z'’-]*[a-z]"
+#: A word boundary that is no run mark. PROTECT may stand before the word: whether a pass set it
+#: differs between the layered query and the single expression, so the lookup alone decides.
+_LEAD_UNMARKED = r"(^|[^A-Za-z'’\[_\x1c])"
+#: Where a contact line starts: the text's or a line's start, a sentence end, a placeholder.
+_CLAUSE_START = r"(^|\n|[.!?] |\] )"
+#: A contact line's name words: a word, or an initial ("Tahlia K.").
+_CONTACT_WORD = r"(?:[A-Za-z][A-Za-z'’-]*[A-Za-z]|[A-Za-z]\.)"
+_BEFORE_ADDRESS = r", (?:Unit |Lot |Shop |Apt )?\[ADDRESS\]"
 
 
 def run_passes(cues: str) -> tuple[tuple[str, str], ...]:
@@ -420,8 +519,10 @@ def run_passes(cues: str) -> tuple[tuple[str, str], ...]:
 
     * ``e``: one word between a found name and a clause end ("[NAME] Do,", "[NAME] dang.",
       "[NAME] Jones\\n"), PROTECT allowed (a stop or place word the regex passes kept);
-    * ``r``: a run of lower-case words after a found name or a cue ("[NAME] christodoulou",
-      "hi, swati rahman here"), decided word by word from its start;
+    * ``n``, ``r``: a run of lower-case words after a found name or after a cue ("[NAME]
+      christodoulou", "hi, swati rahman here"), decided word by word from its start;
+    * ``p``: a capitalised word right before a found name ("Kiri [NAME]", "Long [NAME]");
+    * ``a``: the words that open a contact line before its address ("marco mundine, [ADDRESS]");
     * a capitalised calendar/brand/place word that is a given name, right after a greeting or cue
       and before a clause end ("Hi Alinta,", "Thanks heaps, Jun"): a small list, a plain pass;
     * found names side by side merge into one placeholder.
@@ -429,22 +530,27 @@ def run_passes(cues: str) -> tuple[tuple[str, str], ...]:
     ambiguous = _alternation(n.capitalize() for n in ambiguous_names())
     return (
         (rf"(\[NAME\] )\x1e?({_END_WORD}){_END}", "\\1" + RUN_MARK + "e\\2\\3"),
-        (rf"(\[NAME\] ){_LOW_RUN}", "\\1" + RUN_MARK + "r\\2"),
+        (rf"(\[NAME\] ){_LOW_RUN}", "\\1" + RUN_MARK + "n\\2"),
         (rf"{cues}{_LOW_RUN}", "\\1\\2" + RUN_MARK + "r\\3"),
+        (rf"{_LEAD_UNMARKED}({NAME_TOKEN}) \[NAME\]", "\\1" + RUN_MARK + "p\\2 [NAME]"),
+        (
+            rf"{_CLAUSE_START}({_CONTACT_WORD}(?: {_CONTACT_WORD}){{0,2}})({_BEFORE_ADDRESS})",
+            "\\1" + RUN_MARK + "a\\2\\3",
+        ),
         (rf"{_LEAD}((?i:{GREETINGS}|{CUES})[ \t,]{{1,3}})\x1e?(?:{ambiguous}){_END}", "\\1\\2[NAME]\\3"),
-        # Most marks sit before a function word ("[NAME] and", "hi mate,"), which the lookup never
-        # takes: a cheap pass drops those, so that only rows with a real candidate call the lookup.
-        # The word must end at a space, a clause end or the text's end, so it is the whole word.
-        (rf"{RUN_MARK}[er]({_alternation(_unmarked_words())})( |[,.!?;:\n]|$)", "\\1\\2"),
+        # Most marks sit before a function word ("[NAME] and", "hi mate,", "Hi [NAME]"), which the
+        # lookup never takes: a cheap pass drops those, so that only rows with a real candidate call
+        # the lookup. The word must end at a space, a clause end or the text's end (the whole word).
+        (rf"{RUN_MARK}[enrpa]({_alternation(_unmarked_words())})( |[,.!?;:\n]|$)", "\\1\\2"),
         (RUN_MARK, RUN_MARK),  # the lookup itself (see above)
         (r"\[NAME\](?: \[NAME\])+", "[NAME]"),
     )
 
 
 def _unmarked_words() -> tuple[str, ...]:
-    """Function words as a run or clause-end word can hold them (lower case or capitalised):
-    :func:`run_lookup` has none of them, so a mark before one decides nothing."""
-    words = [w for w in FUNCTION_WORDS if _END_WORD_RE.fullmatch(w)]
+    """Function words and titles as a candidate can hold them (lower case or capitalised): no
+    rule of :func:`decide_runs` takes any of them, so a mark before one decides nothing."""
+    words = [w for w in FUNCTION_WORDS | TITLES if _END_WORD_RE.fullmatch(w)]
     return tuple(sorted({*words, *(w.capitalize() for w in words)}))
 
 
@@ -463,17 +569,22 @@ def ambiguous_names() -> tuple[str, ...]:
 
 
 @functools.cache
-def run_lookup() -> dict[str, tuple[bool, bool, bool]]:
-    """name -> ``(in a run, lower case at a clause end, capitalised at a clause end)``:
+def run_lookup() -> dict[str, tuple[bool, bool, bool, bool]]:
+    """name -> ``(in a run, lower case at a clause end, capitalised at a clause end, before a name)``:
 
     * in a run (lower case, after a cue or a found name): a gazetteer name that is no English word;
     * at a clause end after a found name, lower case: any gazetteer name ("[NAME] dang.");
-    * the same capitalised: any name of the sources but a function word ("[NAME] Sun,")."""
+    * the same capitalised: any name of the sources but a function word ("[NAME] Sun,");
+    * capitalised right before a found name: a gazetteer name or one that is also a calendar,
+      place or brand word ("Kiri [NAME]", "Jun [NAME]"), but no greeting, cue word or title."""
     given, family = gazetteers()
     gaz, words = given | family, common_words()
-    lookup = {n: (n not in words, True, True) for n in gaz}
+    ambiguous = set(ambiguous_names())
+    cue_words = set(re.findall(r"[a-z]+", f"{GREETINGS} {CUES} yo sup"))
+    never_before = TITLES | SENTENCE_STARTS | PLACE_WORDS | cue_words | set(TOPONYM_PREFIXES.lower().split("|"))
+    lookup = {n: (n not in words, True, True, n not in never_before) for n in gaz}
     for n in raw_names() - gaz - FUNCTION_WORDS:
-        lookup[n] = (False, False, True)
+        lookup[n] = (False, False, True, n in ambiguous and n not in never_before)
     return lookup
 
 
@@ -483,6 +594,53 @@ def _run_key(word: str) -> str:
 
 _END_WORD_RE = re.compile(_END_WORD, re.ASCII)  # as RE2 reads them in SQL
 _LOW_RUN_RE = re.compile(_LOW_RUN, re.ASCII)  # as RE2 reads them in SQL
+_END_RE = re.compile(_END, re.ASCII)
+_AFTER_UNKNOWN_RE = re.compile(rf"{_END}| here\b", re.ASCII)
+_CONTACT_RE = re.compile(rf"{_CONTACT_WORD}(?: {_CONTACT_WORD})*(?={_BEFORE_ADDRESS})", re.ASCII)
+_INITIAL_RE = re.compile(r"[A-Za-z]\.", re.ASCII)
+
+
+def _taken_run(kind: str, body: str, lookup) -> int:
+    """How many characters of a marked run (``n`` after a found name, ``r`` after a cue) are a name.
+
+    Word by word from its start, a word is taken while it is a gazetteer name that is no English
+    word, or a word no dictionary knows (:func:`unknown_word`). Unknown words alone after a cue
+    ("its yiannis,") need a clause end or "here" after them; and once a name is taken, one more
+    word that is any gazetteer name is, before a clause end ("[NAME] dang.", "thuy lam 🙏").
+    Unknown words alone after a cue must not look like a typing slip (:func:`looks_misspelt`)."""
+    words = _LOW_RUN_RE.match(body).group(1).split(" ")
+    count, known = 0, kind == "n"
+    for word in words:
+        key = _run_key(word)
+        flags = lookup.get(key)
+        if flags and flags[0]:
+            known = True
+        elif key in FUNCTION_WORDS or not unknown_word(key):
+            break
+        count += 1
+    if count and not known:
+        if not _AFTER_UNKNOWN_RE.match(body, len(" ".join(words[:count]))) or any(
+            looks_misspelt(_run_key(w)) for w in words[:count]
+        ):
+            count = 0
+    if (count or kind == "n") and count < len(words):
+        flags = lookup.get(_run_key(words[count]))
+        if flags and flags[1] and _END_RE.match(body, len(" ".join(words[: count + 1]))):
+            count += 1
+    return len(" ".join(words[:count]))
+
+
+def _taken_contact(body: str, lookup) -> int:
+    """The words before a contact line's address, if every one is a name, an unknown word or an
+    initial after the first ("Tahlia K.", "Ropata Chen"); none a stop word ("Home, [ADDRESS]")."""
+    words = _CONTACT_RE.match(body).group(0).split(" ")
+    for i, word in enumerate(words):
+        key = _run_key(word)
+        if key in STOP_WORDS or key in TITLES:
+            return 0
+        if not ((i and _INITIAL_RE.fullmatch(word)) or key in lookup or unknown_word(key)):
+            return 0
+    return len(" ".join(words))
 
 
 def decide_runs(text: str) -> str:
@@ -499,15 +657,19 @@ def decide_runs(text: str) -> str:
         taken = 0
         if kind == "e":
             word = _END_WORD_RE.match(body).group(0)
-            flags = lookup.get(_run_key(word))
-            if flags and flags[2 if word[0].isupper() else 1]:
+            key = _run_key(word)
+            flags = lookup.get(key)
+            if (flags and flags[2 if word[0].isupper() else 1]) or unknown_word(key):
                 taken = len(word)
+        elif kind == "p":
+            word = _END_WORD_RE.match(body).group(0)
+            flags = lookup.get(_run_key(word))
+            if flags and flags[3]:
+                taken = len(word)
+        elif kind == "a":
+            taken = _taken_contact(body, lookup)
         else:
-            for i, word in enumerate(_LOW_RUN_RE.match(body).group(1).split(" ")):
-                flags = lookup.get(_run_key(word))
-                if not (flags and flags[0]):
-                    break
-                taken += len(word) + (i > 0)
+            taken = _taken_run(kind, body, lookup)
         out.append("[NAME]" + body[taken:] if taken else body)
     return "".join(out)
 
@@ -638,7 +800,7 @@ def layer_groups() -> tuple[tuple[str | None, tuple[tuple[str, str], ...]], ...]
     first = steps.index(surnames[0])
     last = first + len(surnames) - 1  # the mark back to [NAME]
     assert steps[-1][0] == PROTECT and steps[first - 1][0].startswith(r"\[NAME\](?: ")
-    assert steps[last + 12][0] == RUN_MARK and len(steps) == last + 15
+    assert steps[last + 14][0] == RUN_MARK and len(steps) == last + 17
     return (
         (None, steps[:1]),
         (cue_any, steps[1:CUE_PASSES]),
@@ -658,11 +820,14 @@ def layer_groups() -> tuple[tuple[str | None, tuple[tuple[str, str], ...]], ...]
         # The gazetteer passes (run_passes): after a found name, after a cue, the lookup where a
         # mark was set, the merge where two names meet.
         (r"\[NAME\] ", steps[last + 7 : last + 9]),
-        (cue_any, steps[last + 9 : last + 11]),
-        (re.escape(RUN_MARK), steps[last + 11 : last + 12]),
-        (re.escape(RUN_MARK), steps[last + 12 : last + 13]),  # the lookup: only rows still marked
-        (re.escape("[NAME] [NAME]"), steps[last + 13 : last + 14]),
-        (PROTECT, steps[last + 14 :]),  # removing PROTECT: only where there is one
+        (cue_any, steps[last + 9 : last + 10]),
+        (r"[A-Za-z] \[NAME\]", steps[last + 10 : last + 11]),  # a word before a found name
+        (_BEFORE_ADDRESS, steps[last + 11 : last + 12]),  # a contact line
+        (cue_any, steps[last + 12 : last + 13]),
+        (re.escape(RUN_MARK), steps[last + 13 : last + 14]),
+        (re.escape(RUN_MARK), steps[last + 14 : last + 15]),  # the lookup: only rows still marked
+        (re.escape("[NAME] [NAME]"), steps[last + 15 : last + 16]),
+        (PROTECT, steps[last + 16 :]),  # removing PROTECT: only where there is one
     )
 
 

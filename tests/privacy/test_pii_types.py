@@ -218,6 +218,29 @@ ISSUE_13_CASES: list[tuple[str, str]] = [
     ("spoke with the manager, she said no", "spoke with the manager, she said no"),
     ("we do do it", "we do do it"),
     ("hi café", "hi café"),
+    # words no dictionary knows, next to a found name or alone after a cue before a clause end; a
+    # capitalised name right before a found one; the words that open a contact line
+    ("this is Eleni christodoulou calling back", "this is [NAME] calling back"),
+    ("Cheers,\nnikos hatzidakis", "Cheers,\n[NAME]"),
+    ("F13 on startup.\nThanks, navdeep dang", "F13 on startup.\nThanks, [NAME]"),
+    ("its wirihana, my order is late", "its [NAME], my order is late"),
+    ("thx huirangi 🙏", "thx [NAME] 🙏"),
+    ("hey, im nguyen thi", "hey, im [NAME]"),
+    ("Thanks, aoife el-masri", "Thanks, [NAME]"),
+    ("warm regards, Jun Nair", "warm regards, [NAME]"),
+    ("Order shipped. marco tuilagi, 12 Smith Street, Richmond VIC 3121", "Order shipped. [NAME], [ADDRESS]"),
+    ("Tahlia K., 4 Banksia Cl, Hobart Tasmania 7000", "[NAME], [ADDRESS]"),
+    # ... and the words beside them that stay: typing slips, chat words, titles, cue words, places
+    ("Hi thre, the app is slow", "Hi thre, the app is slow"),
+    ("this is ridiculuos, third time", "this is ridiculuos, third time"),
+    ("Thanks heeaps 🙂", "Thanks heeaps 🙂"),
+    ("Thanks Sarah pls call", "Thanks [NAME] pls call"),
+    ("Hi Sarah follow-up please", "Hi [NAME] follow-up please"),
+    ("hi guys, its stuck", "hi guys, its stuck"),
+    ("Mr Smith called", "Mr [NAME] called"),
+    ("Yo Aarav from the depot", "Yo [NAME] from the depot"),
+    ("Home, 12 Smith Street, Richmond VIC 3121", "Home, [ADDRESS]"),
+    ("deliver to work, 12 Smith Street, Richmond VIC 3121", "deliver to work, [ADDRESS]"),
 ]
 
 
@@ -246,9 +269,14 @@ KNOWN_LIMITS: list[tuple[str, str, str]] = [
         "a given name that is also a calendar word is taken right after a greeting only, not after a filler",
     ),
     (
-        "this is Eleni christodoulou calling back",
-        "this is [NAME] calling back",
-        "a lower-case surname after a capitalised name is looked up only before a clause end",
+        "regards,\nEleni papadakis-wright",
+        "regards,\n[NAME]",
+        "a capitalised word running on into a lower-case one after a sign-off reads as a sentence start",
+    ),
+    (
+        "regards, Hemi Tūhoe",
+        "regards, [NAME]",
+        "a surname with a letter outside ASCII is not a name token",
     ),
 ]
 
@@ -273,5 +301,14 @@ def test_marks_dropped_before_function_words_could_never_be_taken() -> None:
     lookup holds none of those words, under any of the keys it looks words up by."""
     lookup = names.run_lookup()
     words = names._unmarked_words()
-    assert {"and", "And", "mate", "team"} <= set(words)
+    assert {"and", "And", "mate", "team", "Mr", "Hi"} <= set(words)
     assert [w for w in words if names._run_key(w) in lookup] == []
+    assert [w for w in words if names.unknown_word(names._run_key(w))] == []
+
+
+def test_unknown_words_are_words_no_dictionary_knows() -> None:
+    assert names.unknown_word("papageorgiou") and names.unknown_word("el-masri")
+    known = ["delivered", "boxes", "stopped", "apparently", "modem", "thx", "dont", "follow-up", "wi-fi"]
+    assert [w for w in known if names.unknown_word(w)] == []
+    assert names.looks_misspelt("ridiculuos") and names.looks_misspelt("heeaps")
+    assert not names.looks_misspelt("wirihana")
