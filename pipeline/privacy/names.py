@@ -154,6 +154,8 @@ good great bad happy glad kind warm best many morning afternoon evening night da
 sir madam
 """.split()
 )
+#: Greetings spelt as chats spell them, before a found name ("G'day [NAME]", "Hiya [NAME]").
+GREETING_WORDS = frozenset("hiya helo heya hii hiii heyy heyyy g'day gday howdy".split())
 #: Titles before a name ("Mr [NAME]"): never part of it.
 TITLES = frozenset("mr mrs ms miss mx dr prof sir madam mister".split())
 #: Words that follow a cue but are not names: the function words, and calendar, street, brand and
@@ -342,7 +344,7 @@ _INFLECTIONS = (
 def dictionary_words() -> frozenset[str]:
     """Lower-case English words: Webster's 2nd and GCIDE (``english-words``), chat words, stop words."""
     gcide = get_english_words_set(["gcide"], lower=True, alpha=False)
-    return common_words() | frozenset(gcide) | CHAT_WORDS | STOP_WORDS | SENTENCE_STARTS | TITLES
+    return common_words() | frozenset(gcide) | CHAT_WORDS | STOP_WORDS | SENTENCE_STARTS | TITLES | GREETING_WORDS
 
 
 def is_english(key: str) -> bool:
@@ -550,7 +552,7 @@ def run_passes(cues: str) -> tuple[tuple[str, str], ...]:
 def _unmarked_words() -> tuple[str, ...]:
     """Function words and titles as a candidate can hold them (lower case or capitalised): no
     rule of :func:`decide_runs` takes any of them, so a mark before one decides nothing."""
-    words = [w for w in FUNCTION_WORDS | TITLES if _END_WORD_RE.fullmatch(w)]
+    words = [w for w in FUNCTION_WORDS | TITLES | GREETING_WORDS if _END_WORD_RE.fullmatch(w)]
     return tuple(sorted({*words, *(w.capitalize() for w in words)}))
 
 
