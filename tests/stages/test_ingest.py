@@ -256,6 +256,20 @@ def test_blank_lines_and_multiline_fields_keep_line_numbers_exact(settings):
     assert query(settings, "select line_number from meta.quarantine") == [(5,)]
 
 
+def test_line_breaks_the_parallel_reader_refuses_are_read_serially(settings):
+    """DuckDB 1.4's parallel reader refuses padding on this file ("does not support null_padding in
+    conjunction with quoted new lines"): read again serially, every row and line as written."""
+    text = (DATA / "hostile" / "short_line_breaks_chats.csv").read_text()
+    result = ingest_file(settings, write(settings.landing / "lb_chats.csv", text))
+    assert (result.rows_read, result.rows_loaded, result.reasons) == (4, 3, {"malformed_row": 1})
+    assert query(settings, "select _line_number, message from audit.chats order by 1") == [
+        (2, "a\nb"),
+        (4, "x\n\ny"),
+        (8, "hello"),
+    ]
+    assert query(settings, "select line_number, reason_code from meta.quarantine") == [(7, "malformed_row")]
+
+
 def _ingest_outcome(settings, path: Path) -> tuple:
     """Counts, reasons and every row's line number, reason and raw text after ingesting ``path``."""
     result = ingest_file(settings, path)

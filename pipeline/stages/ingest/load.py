@@ -200,6 +200,10 @@ def _memory_for_width(con: duckdb.DuckDBPyConnection, limit: str, n_fields: int)
         con.execute(f"set memory_limit = {_q(limit)}")
 
 
+#: DuckDB's refusal to pad rows in parallel when quoted fields hold line breaks (see :func:`read_csv`).
+_PARALLEL_REFUSED = "does not support null_padding in conjunction with quoted new lines"
+
+
 def _read_and_account(
     con: duckdb.DuckDBPyConnection, facts: FileFacts, dataset: str, columns: dict[str, str]
 ) -> object:
@@ -211,8 +215,16 @@ def _read_and_account(
     if facts.records is not None and not facts.records.open_quote_at_end:
         # Fast path: a padded read that parses rows with too few or too many fields as well,
         # proven record by record against the file's own record index.
-        read = read_csv(facts.path, n_fields, padded=True)
-        con.execute(f"create or replace temp table v as {validated_select(dataset, columns, read, 'c_over')}")
+        try:
+            read = read_csv(facts.path, n_fields, padded=True)
+            con.execute(f"create or replace temp table v as {validated_select(dataset, columns, read, 'c_over')}")
+        except duckdb.Error as exc:
+            if _PARALLEL_REFUSED not in str(exc):
+                raise
+            log.info("ingest.serial_read", why="quoted line breaks the parallel reader refuses with padding")
+            con.execute("drop table if exists reader_rejects; drop table if exists reader_scans")
+            read = read_csv(facts.path, n_fields, padded=True, parallel=False)
+            con.execute(f"create or replace temp table v as {validated_select(dataset, columns, read, 'c_over')}")
         lines, why_not = fast_account(con, facts, n_fields)
         if lines is not None:
             return lines

@@ -139,7 +139,7 @@ def validated_select(dataset: str, columns: dict[str, str], read: str, overflow:
 _NULL = "\x1f<null>\x1f"  # the reader's NULL string: not in CSV text, so empty fields read as ''
 
 
-def read_csv(path: Path, n_fields: int, *, padded: bool) -> str:
+def read_csv(path: Path, n_fields: int, *, padded: bool, parallel: bool = True) -> str:
     """DuckDB's reader over the file, every field as text, records it cannot parse skipped.
 
     (Skipped with ``store_rejects``: with ``ignore_errors`` DuckDB 1.0 miscounts after an
@@ -154,6 +154,10 @@ def read_csv(path: Path, n_fields: int, *, padded: bool) -> str:
     back as rows that the validation marks ``malformed_row``. The records it skips are in its
     reject store (complete since DuckDB 1.1; 1.0's was lossy), which the account that follows
     maps onto the file's own records.
+
+    ``parallel=False``: DuckDB 1.4's parallel scanner refuses ``null_padding`` on some files with
+    quoted newlines ("does not support null_padding in conjunction with quoted new lines"; a
+    message with a line break is enough); the caller reads those again serially.
     """
     names = [f"c{i}" for i in range(n_fields)] + (["c_over"] if padded else [])
     spec = "{" + ", ".join(f"'{name}': 'VARCHAR'" for name in names) + "}"
@@ -161,5 +165,5 @@ def read_csv(path: Path, n_fields: int, *, padded: bool) -> str:
         f"read_csv({_q(str(path))}, header = true, auto_detect = false, delim = ',', quote = '\"', "
         f"escape = '\"', columns = {spec}, nullstr = {_q(_NULL)}, null_padding = {str(padded).lower()}, "
         f"store_rejects = true, rejects_table = 'reader_rejects', rejects_scan = 'reader_scans', "
-        f"max_line_size = {MAX_LINE}, buffer_size = {MAX_LINE})"
+        f"max_line_size = {MAX_LINE}, buffer_size = {MAX_LINE}{'' if parallel else ', parallel = false'})"
     )
