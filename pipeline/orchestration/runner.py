@@ -16,6 +16,7 @@ import luigi
 import structlog
 
 from pipeline.orchestration.tasks import ProcessFile, pending_tasks, resolve_batch
+from pipeline.privacy import patterns
 from pipeline.settings import Settings
 from pipeline.stages import export, quality, transform
 from pipeline.store import db, landing, ledger
@@ -37,12 +38,14 @@ class BatchOutcome:
 
 def warm_up(settings: Settings) -> None:
     """Pay a long-running process's one-off costs before its first batch: dbt's import and parse
-    of the project, Soda's and matplotlib's imports (~5-7 s that the first batch waited for).
+    of the project, Soda's and matplotlib's imports, the redaction's SQL and name tables (~7-9 s
+    that the first batch waited for).
     A failure here is only logged: the batch that meets it reports it properly."""
     for name, warm in (
         ("dbt", lambda: transform.warm(settings)),
         ("soda", lambda: quality.warm(settings)),
         ("matplotlib", export.warm),
+        ("redaction", patterns.warm),
     ):
         try:
             warm()

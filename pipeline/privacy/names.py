@@ -710,6 +710,7 @@ def lower_signoff_names() -> tuple[str, ...]:
 SURNAME_MARK = "[NAME\x1d]"
 
 
+@functools.cache
 def _surname_passes() -> tuple[tuple[str, str], ...]:
     """ "[NAME] mccarthy": one pass per first letter, then the mark back to ``[NAME]``.
 
@@ -785,6 +786,7 @@ def redact_sql(expr: str, literal, column: str | None = None) -> str:
     return expr
 
 
+@functools.cache
 def layer_groups() -> tuple[tuple[str | None, tuple[tuple[str, str], ...]], ...]:
     """:func:`passes` in groups, each with a regex the text must match for the group to change
     anything (None: always run). The layered query (:func:`pipeline.privacy.patterns.redact_query`)

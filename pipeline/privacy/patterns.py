@@ -558,6 +558,23 @@ def install_macros(con: duckdb.DuckDBPyConnection) -> None:
     names.install_lookup(con)
 
 
+def warm() -> None:
+    """Build the redaction's SQL and the name lookup's tables now and run them once (~1.5 s the
+    first redaction of a process paid: the gazetteer alternations, the dictionaries, the UDF's
+    tables, the Python twin's patterns), so that a long-running process's first batch does not
+    wait for them."""
+    con = duckdb.connect()
+    try:
+        install_macros(con)
+        con.execute("create table warm (t varchar)")
+        con.execute("insert into warm values ('Thanks heaps, sarah o''neil'), ('call 0412 345 678')")
+        con.execute(f"select {redact_sql('t')} from warm").fetchall()
+        con.execute(redact_query("warm", ["t"])).fetchall()
+    finally:
+        con.close()
+    redact_python("Thanks heaps, sarah o'neil")  # the twin's ``re`` patterns (small quarantines)
+
+
 def _replace_sql(expr: str, pattern: PiiPattern) -> str:
     whole = pattern.name == "email" or pattern is URL_SECRET  # patterns without a kept lead group
     repl = pattern.placeholder if whole else "\\1" + pattern.placeholder

@@ -5,8 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
-from pipeline.stages.ingest import ingest_file
+import duckdb
+import pytest
+
+from bench.pii_eval import corpus
+from pipeline.stages.ingest import ingest_file, load
 from tests.helpers import write
 
 HEADER = "id,chat_category_id,created_at,is_customer_initiated,resolved_at,message,Customer Email\n"
@@ -54,3 +59,31 @@ def test_every_split_record_carries_its_parsed_fields_beside_the_raw_text(settin
     }
     assert json.loads(rows["invalid_timestamp"])["created_at"] == "2023-13-45 10:00:00"
     assert rows["malformed_row"] == ""
+
+
+def _quarantine_texts(settings, name: str, text: str) -> list[tuple]:
+    result = ingest_file(settings, write(settings.landing / name, text))
+    with duckdb.connect(str(settings.warehouse_db), read_only=True) as con:
+        return con.execute(
+            "select line_number, reason_code, raw_record, fields from meta.quarantine where batch_id = ? "
+            "order by line_number",
+            [result.batch_id],
+        ).fetchall()
+
+
+@pytest.mark.parametrize("bad_rows", [3, load.QUARANTINE_PYTHON_MAX + 20])
+def test_few_and_many_quarantined_texts_are_redacted_alike(settings, monkeypatch, bad_rows):
+    """A few quarantined texts take the Python twin, many the SQL query: the same stored rows,
+    on messages of the independent evaluation set (names, phones, addresses, cards...)."""
+    messages = [m.text for m in corpus.build(n=400, seed=20261201) if m.spans][:bad_rows]
+    body = io.StringIO()
+    writer = csv.writer(body, lineterminator="\n")
+    for i, message in enumerate(messages):  # 'maybe': every row is held with its message
+        writer.writerow([f"00000000-0000-4000-8000-{i:012d}", "", "2023-01-01 10:00:00", "maybe", "", message, ""])
+    text = HEADER + body.getvalue()
+    default = _quarantine_texts(settings, "a_chats.csv", text)
+    monkeypatch.setattr(load, "QUARANTINE_PYTHON_MAX", -1 if bad_rows <= load.QUARANTINE_PYTHON_MAX else 10**6)
+    other = _quarantine_texts(settings, "b_chats.csv", text + "\n")
+    assert len(default) == bad_rows and default == other
+    placeholders = [bool(re.search(r"\[[A-Z_]+\]", row[2])) for row in default]
+    assert sum(placeholders) >= 0.9 * bad_rows and any("[NAME]" in row[2] for row in default)
