@@ -332,6 +332,28 @@ def warm() -> None:
     import matplotlib.pyplot  # noqa: F401
 
 
+def _bars(ax, x, heights, *, bottom=None, width: float = 0.8, color=None, label: str | None = None) -> None:
+    """Bars as one polygon collection: what ``ax.bar`` draws, without one ``Rectangle`` artist per
+    bar (each updates the data limits when added; ~0.5 s of an export with a few hundred days or
+    batches). ``x`` are numbers (positions, or dates as ``matplotlib.dates.date2num``)."""
+    import numpy as np
+    from matplotlib.collections import PolyCollection
+
+    x = np.asarray(x, dtype=float)
+    top = np.asarray(heights, dtype=float)
+    base = np.zeros_like(top) if bottom is None else np.asarray(bottom, dtype=float)
+    left, right = x - width / 2, x + width / 2
+    verts = np.stack(
+        [np.column_stack(c) for c in ((left, base), (left, base + top), (right, base + top), (right, base))], axis=1
+    )
+    bars = PolyCollection(verts, facecolors=color, edgecolors="none", label=label)
+    bars.sticky_edges.y.append(0)  # the value axis starts at zero, as with ax.bar
+    ax.add_collection(bars)
+    if len(x):
+        ax.update_datalim(np.column_stack((np.concatenate((left, right)), np.concatenate((base, base + top)))))
+    ax.autoscale_view()
+
+
 def draw_quality_history(doc: dict[str, Any], path: Path) -> None:
     """Per dataset: records per batch (bar colour = gate outcome, "drift" above drifting batches) and
     the quarantine share by reason (stacked), over the last batches."""
@@ -420,7 +442,10 @@ def draw_resolved_per_day(days: list[dict[str, Any]], path: Path, timezone: str)
     if days:
         dates = [dt.date.fromisoformat(d["date"]) if isinstance(d["date"], str) else d["date"] for d in days]
         colours = ["#9ecae1" if d["partial_day"] else "#3182bd" for d in days]
-        ax.bar(dates, [d["chats"] for d in days], color=colours, width=0.9)
+        import matplotlib.dates as mdates
+
+        _bars(ax, mdates.date2num(dates), [d["chats"] for d in days], color=colours, width=0.9)
+        ax.xaxis_date()
         fig.autofmt_xdate(bottom=0.24)  # room for the rotated dates and the axis label
     else:
         ax.text(0.5, 0.5, "no resolved chats", ha="center", va="center", transform=ax.transAxes)
