@@ -15,6 +15,7 @@ from pathlib import Path
 import luigi
 import structlog
 
+from pipeline.orchestration import tasks as tasks_module
 from pipeline.orchestration.tasks import ProcessFile, pending_tasks, resolve_batch
 from pipeline.privacy import patterns
 from pipeline.settings import Settings
@@ -62,6 +63,7 @@ def build(tasks: list[luigi.Task], *, scheduler_url: str | None = None, own_sign
     if not own_signals:
         luigi.configuration.get_config().set("worker", "no_install_shutdown_handler", "true")
     kwargs = {"scheduler_url": scheduler_url} if scheduler_url else {"local_scheduler": True}
+    tasks_module.forget_finished()
     return luigi.build(tasks, workers=1, detailed_summary=False, log_level="WARNING", **kwargs)
 
 

@@ -123,3 +123,25 @@ def test_an_ingested_batch_whose_archived_file_is_gone_says_so(settings):
     assert outcomes[0].error == (
         f"{result.archived_to} is gone; batch {result.batch_id} was ingested from it: restore the file there"
     )
+
+
+def test_a_stage_this_process_ran_runs_again_once_the_ledger_sends_the_batch_back(settings):
+    """``complete()`` trusts a stage this process just ran only within that Luigi build: a batch the
+    ledger sends back to an earlier stage afterwards (a failure during dbt, a ``retry``) runs again
+    in the same process (the watcher's), not "already complete" from the build before."""
+    import duckdb
+
+    [first] = runner.run(settings, [write(settings.landing / "again_chats.csv", chats_text(4))], settled=True)
+    assert first.status == ledger.DONE
+    marker = settings.state_dir / first.batch_id / "dbt_build.json"
+    built_at = json.loads(marker.read_text())["finished_at"]
+    with duckdb.connect(str(settings.warehouse_db)) as con:
+        con.execute(
+            "update meta.batches set status = ?, stage = 'published' where batch_id = ?",
+            [ledger.FAILED, first.batch_id],
+        )
+    [resumed] = runner.run(settings, [], settled=True)
+    assert (resumed.batch_id, resumed.status) == (first.batch_id, ledger.DONE)
+    assert json.loads(marker.read_text())["finished_at"] != built_at  # dbt ran again
+    [row] = read_ledger(settings)
+    assert (row["status"], row["stage"]) == (ledger.DONE, "exported")
