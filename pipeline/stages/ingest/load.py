@@ -310,6 +310,9 @@ def _quarantine_record_sql(settings: Settings, dataset: str, names: list[str]) -
 #: case and on the independent set): ~1 ms a text, where the SQL statement pays ~0.3 s for
 #: compiling its regexes whatever its rows; a batch of a few bad rows (most) skips that.
 QUARANTINE_PYTHON_MAX = 64
+#: ... and only while they are short: Python's ``re`` is not linear-time like RE2, and a 2 MB
+#: malformed record through the name passes took minutes.
+QUARANTINE_PYTHON_CHARS = 64 * 1024
 
 
 def _insert_quarantine(
@@ -345,7 +348,10 @@ def _insert_quarantine(
             from rejects
         )"""
     )
-    small = con.execute(f"select count(*) <= {QUARANTINE_PYTHON_MAX} from {texts}").fetchone()[0]
+    small = con.execute(
+        f"select count(*) <= {QUARANTINE_PYTHON_MAX} and coalesce(sum(length(t)), 0) <= {QUARANTINE_PYTHON_CHARS} "
+        f"from {texts}"
+    ).fetchone()[0]
     if small:
         rows = con.execute(f"select q, part, t from {texts}").fetchall()
         con.execute(
