@@ -248,13 +248,11 @@ def _fill_share(con, kinds: dict, identifiers: set[str], version: str) -> tuple[
     local = ", ".join(f"l.{c}" for c in LOCAL_COLUMNS)
     free_text = [c for c in columns if chat_kinds.get(c) == "free_text" and c not in identifiers]
 
-    def rows(relation: str) -> str:
-        # Free text is redacted by the layered query (each step only on the rows it can change),
-        # over the chats to write only.
-        source = patterns.redact_query(relation, free_text)
+    def rows(source: str) -> str:
+        # ``source``: the chats to write, their free text already redacted
         return f"""
         select {chat_cols}, {local}
-        from ({source}) as c
+        from {source} as c
         left join intermediate.int_chats_localized as l on l.chat_id = c.chat_id"""
 
     if _can_update(con, version):
@@ -263,13 +261,16 @@ def _fill_share(con, kinds: dict, identifiers: set[str], version: str) -> tuple[
             f"delete from share.chats where id in (select {id_expr.replace('l.', 'changed_chats.')} from changed_chats)"
         )
         written = "changed_chats_redacted"
-        if redacted:  # binding the insert compiles every redaction regex: not for a batch without chats
-            con.execute(f"create or replace temp table {written} as {rows('changed_chats')}")
+        if redacted:  # a batch without chats pays nothing (the layered query's bind compiles every regex)
+            # a watcher's small batch goes through the Python twin, a large one the layered query
+            patterns.redact_into(con, "changed_chats_clear", "changed_chats", free_text)
+            con.execute(f"create or replace temp table {written} as {rows('changed_chats_clear')}")
             con.execute(f"insert into share.chats select * from {written}")
     else:
         for table in ("chats", "_layer"):
             con.execute(f"drop table if exists share.{table}")
-        con.execute(f"create table share.chats as {rows(chats_rel)}")
+        # every chat: the layered query (each step only on the rows it can change)
+        con.execute(f"create table share.chats as {rows('(' + patterns.redact_query(chats_rel, free_text) + ')')}")
         con.execute("create table share._layer as select ? as version", [version])
         redacted, written = con.execute("select count(*) from share.chats").fetchone()[0], "share.chats"
     placeholders = 0

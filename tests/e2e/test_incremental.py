@@ -118,3 +118,48 @@ def test_the_share_layer_is_updated_incrementally_and_agrees_with_a_full_rebuild
     summary = redact.build_share(settings, full_refresh=True)
     assert (summary["chats_redacted_now"], summary["messages_with_placeholders_now"]) == (2, 1)
     assert _share_checksums(settings) == incremental
+
+
+def test_a_small_batch_redacted_by_the_python_twin_agrees_with_a_full_rebuild(settings, monkeypatch):
+    """A watcher's small batch is redacted by the Python twin (a large one and a rebuild by the SQL
+    query): the same share rows, on messages of the independent evaluation set."""
+    import csv
+    import io
+
+    from bench.pii_eval import corpus
+    from pipeline.privacy import patterns
+    from pipeline.stages import redact
+
+    messages = [m.text for m in corpus.build(n=300, seed=20261204) if m.spans][:120]
+    _drop(settings, "p0_categories.csv", CATEGORIES + f"{ROOT},,false\n{LEAF},{ROOT},false\n")
+    body = io.StringIO()
+    writer = csv.writer(body, lineterminator="\n")
+    writer.writerow(["id", "chat_category_id", "created_at", "is_customer_initiated", "resolved_at", "message"])
+    writer.writerows(
+        [
+            [str(uuid.UUID(int=100 + i, version=4)), LEAF, "2023-03-01 10:00:00", "true", "", m]
+            for i, m in enumerate(messages[:60])
+        ]
+    )
+    _drop(settings, "p1_chats.csv", body.getvalue())  # the first share: every chat, the SQL query
+    queries = []
+    real = patterns.redact_query
+    monkeypatch.setattr(patterns, "redact_query", lambda *a: queries.append(a) or real(*a))
+    body = io.StringIO()
+    writer = csv.writer(body, lineterminator="\n")
+    writer.writerow(["id", "chat_category_id", "created_at", "is_customer_initiated", "resolved_at", "message"])
+    writer.writerows(
+        [
+            [str(uuid.UUID(int=200 + i, version=4)), LEAF, "2023-03-02 10:00:00", "false", "", m]
+            for i, m in enumerate(messages[60:])
+        ]
+    )
+    _drop(settings, "p2_chats.csv", body.getvalue())
+    assert queries == []  # 60 new messages: all through the twin
+    incremental = _share_checksums(settings)
+    with duckdb.connect(str(settings.share_db), read_only=True) as con:
+        names = con.execute("select count(*) filter (where message like '%[NAME]%') from chats").fetchone()[0]
+    assert names >= 10
+    redact.build_share(settings, full_refresh=True)
+    assert queries  # the rebuild: the layered query
+    assert _share_checksums(settings) == incremental

@@ -11,7 +11,8 @@ import duckdb
 import pytest
 
 from bench.pii_eval import corpus
-from pipeline.stages.ingest import ingest_file, load
+from pipeline.privacy import patterns
+from pipeline.stages.ingest import ingest_file
 from tests.helpers import write
 
 HEADER = "id,chat_category_id,created_at,is_customer_initiated,resolved_at,message,Customer Email\n"
@@ -71,19 +72,31 @@ def _quarantine_texts(settings, name: str, text: str) -> list[tuple]:
         ).fetchall()
 
 
-@pytest.mark.parametrize("bad_rows", [3, load.QUARANTINE_PYTHON_MAX + 20])
+#: A held row is two texts (its record and its split fields): this many rows are past the twin's limit.
+_MANY = patterns.PYTHON_MAX_TEXTS // 2 + 20
+
+
+@pytest.mark.parametrize("bad_rows", [3, _MANY])
 def test_few_and_many_quarantined_texts_are_redacted_alike(settings, monkeypatch, bad_rows):
     """A few quarantined texts take the Python twin, many the SQL query: the same stored rows,
     on messages of the independent evaluation set (names, phones, addresses, cards...)."""
-    messages = [m.text for m in corpus.build(n=400, seed=20261201) if m.spans][:bad_rows]
+    messages = [m.text for m in corpus.build(n=800, seed=20261201) if m.spans][:bad_rows]
     body = io.StringIO()
     writer = csv.writer(body, lineterminator="\n")
     for i, message in enumerate(messages):  # 'maybe': every row is held with its message
         writer.writerow([f"00000000-0000-4000-8000-{i:012d}", "", "2023-01-01 10:00:00", "maybe", "", message, ""])
     text = HEADER + body.getvalue()
+    queries = []  # which path each run took: the SQL query is built only on its path
+    real = patterns.redact_query
+    monkeypatch.setattr(patterns, "redact_query", lambda *a: queries.append(a) or real(*a))
     default = _quarantine_texts(settings, "a_chats.csv", text)
-    monkeypatch.setattr(load, "QUARANTINE_PYTHON_MAX", -1 if bad_rows <= load.QUARANTINE_PYTHON_MAX else 10**6)
+    assert bool(queries) == (bad_rows == _MANY)
+    # the other path: none through the twin for a few rows, all of them for many
+    monkeypatch.setattr(patterns, "PYTHON_MAX_TEXTS", -1 if bad_rows < _MANY else 10**6)
+    monkeypatch.setattr(patterns, "PYTHON_MAX_CHARS", 10**9)
+    queries.clear()
     other = _quarantine_texts(settings, "b_chats.csv", text + "\n")
+    assert bool(queries) == (bad_rows < _MANY)
     assert len(default) == bad_rows and default == other
     placeholders = [bool(re.search(r"\[[A-Z_]+\]", row[2])) for row in default]
     assert sum(placeholders) >= 0.9 * bad_rows and any("[NAME]" in row[2] for row in default)

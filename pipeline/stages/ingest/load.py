@@ -305,16 +305,6 @@ def _quarantine_record_sql(settings: Settings, dataset: str, names: list[str]) -
     return f"array_to_string(list_transform([{fields}], x -> {quote}), ',')"
 
 
-#: Up to this many quarantine texts are redacted by the Python twin of the SQL
-#: (:func:`patterns.redact_python`, the same patterns in the same order, tested equal on every
-#: case and on the independent set): ~1 ms a text, where the SQL statement pays ~0.3 s for
-#: compiling its regexes whatever its rows; a batch of a few bad rows (most) skips that.
-QUARANTINE_PYTHON_MAX = 64
-#: ... and only while they are short: Python's ``re`` is not linear-time like RE2, and a 2 MB
-#: malformed record through the name passes took minutes.
-QUARANTINE_PYTHON_CHARS = 64 * 1024
-
-
 def _insert_quarantine(
     con: duckdb.DuckDBPyConnection, held_lines: dict, record_sql: str, fields_sql: str, params: list
 ) -> None:
@@ -324,8 +314,8 @@ def _insert_quarantine(
     Every text to redact (records, their split fields, malformed lines) goes through one
     layered redaction query (:func:`patterns.redact_query`) in one column: DuckDB compiles a
     statement's regexes when it binds it, so each redacted column costs ~0.2 s of compiling
-    whatever its rows; three redaction expressions cost ~1.3 s of a 100-row batch. A few texts
-    (:data:`QUARANTINE_PYTHON_MAX`) take the Python twin instead.
+    whatever its rows; three redaction expressions cost ~1.3 s of a 100-row batch. A few short
+    texts take the Python twin instead (:func:`patterns.redact_into`).
     ``held_lines`` is scanned by name from this frame; ``params``: batch id, dataset, quarantined_at.
     """
     reason_text = ", ".join(f"{_q(k)}: {_q(v)}" for k, v in REASONS.items())
@@ -348,19 +338,7 @@ def _insert_quarantine(
             from rejects
         )"""
     )
-    small = con.execute(
-        f"select count(*) <= {QUARANTINE_PYTHON_MAX} and coalesce(sum(length(t)), 0) <= {QUARANTINE_PYTHON_CHARS} "
-        f"from {texts}"
-    ).fetchone()[0]
-    if small:
-        rows = con.execute(f"select q, part, t from {texts}").fetchall()
-        con.execute(
-            "create temp table quarantine_redacted as "
-            "select unnest(?::bigint[]) as q, unnest(?::integer[]) as part, unnest(?::varchar[]) as t",
-            [[r[0] for r in rows], [r[1] for r in rows], [patterns.redact_python(r[2]) for r in rows]],
-        )
-    else:
-        con.execute(f"create temp table quarantine_redacted as {patterns.redact_query(texts, ['t'])}")
+    patterns.redact_into(con, "quarantine_redacted", texts, ["t"])
     con.execute(
         """
         insert into meta.quarantine
