@@ -40,7 +40,7 @@ lint: setup
 
 # The tests cover the benchmark code too, hence the bench packages.
 test: setup-bench lint
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=15
 
 # luigid on 127.0.0.1:8082 (visualizer, task history in warehouse/luigi/) + the watcher, no Docker needed.
 up: setup
