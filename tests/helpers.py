@@ -81,7 +81,7 @@ def chats_text(n: int, offset: int = 0) -> str:
 @contextlib.contextmanager
 def running(settings: Settings, **kwargs):
     """A watcher serving in a background thread; stopped (like SIGTERM) on exit."""
-    watcher = Watcher(settings, poll_interval=0.05, **kwargs)
+    watcher = Watcher(settings, **{"poll_interval": 0.05, **kwargs})
     thread = threading.Thread(target=watcher.serve, daemon=True)
     thread.start()
     try:

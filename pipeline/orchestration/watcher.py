@@ -38,6 +38,11 @@ from pipeline.store.landing import arrival_key, display_name, is_candidate, open
 
 log = structlog.get_logger()
 
+#: After an event wakes the loop, it waits until none came for this long (at most one poll
+#: interval) before looking: files landed together, e.g. a copy tool's renames microseconds
+#: apart, go in one run and one dbt build, and a lone file does not wait out the poll interval.
+COALESCE_SECONDS = 0.05
+
 
 @dataclass
 class _Seen:
@@ -88,6 +93,7 @@ class Watcher:
         self._seen: dict[Path, _Seen] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._wake = threading.Event()  # an event about a landing candidate (or stop) came in
         self._failed: dict[Path, tuple[int, int]] = {}  # left in landing after an error: retried once changed
         self.processed: list[str] = []  # batch ids, in the order they finished (for tests/metrics)
         self.heartbeat = alerts.Heartbeat(settings)
@@ -107,6 +113,7 @@ class Watcher:
                 seen.moved_in = seen.moved_in or how == "moved_in"
             elif how == "modified":  # not "created": a move from outside the folder arrives as one
                 seen.closed = seen.moved_in = False
+        self._wake.set()
 
     def reconcile(self) -> None:
         """Scan landing/ for files no event told us about."""
@@ -205,6 +212,17 @@ class Watcher:
         if not self._stop.is_set():
             log.info("watch.stopping", reason="signal; finishing the current stage")
         self._stop.set()
+        self._wake.set()
+
+    def _idle(self) -> None:
+        """Wait for an event, or one poll interval (settle times and scans still need looking at);
+        after an event, let the rest of its burst arrive (:data:`COALESCE_SECONDS`)."""
+        if not self._wake.wait(self.poll_interval):
+            return
+        deadline = time.monotonic() + self.poll_interval
+        self._wake.clear()
+        while not self._stop.is_set() and time.monotonic() < deadline and self._wake.wait(COALESCE_SECONDS):
+            self._wake.clear()
 
     def serve(self, *, until=None) -> None:
         """Run until stopped (signal, ``stop()``, or ``until()`` returning True)."""
@@ -237,7 +255,7 @@ class Watcher:
                 if ready:
                     self.process(ready)
                 else:
-                    self._stop.wait(self.poll_interval)
+                    self._idle()
         finally:
             observer.stop()
             observer.join(timeout=5)

@@ -190,6 +190,27 @@ def test_a_file_renamed_in_is_taken_without_waiting_out_the_settle_time(settings
     assert [(r["file"], r["rows_loaded"]) for r in read_ledger(slow)] == [("day1_chats.csv", 20)]
 
 
+def test_files_renamed_in_together_wake_the_service_and_share_one_run(settings):
+    """An event wakes the loop (no waiting out a 30 s poll interval), and the burst's files are
+    taken together: one dbt build for both."""
+    slow = replace(settings, settle_seconds=60.0, reconcile_seconds=60.0)
+    with structlog.testing.capture_logs() as logs, running(slow, poll_interval=30.0):
+        wait_for(lambda: any(e["event"] == "watch.ready" for e in logs), what="the service ready", timeout=60)
+        time.sleep(1.0)  # past the start-up scan: only an event can bring the files in now
+        write(
+            slow.landing / ".p_categories.csv.part",
+            "id,parent_id,disabled\n00000000-0000-4000-8000-000000000001,,false\n",
+        )
+        write(slow.landing / ".p_chats.csv.part", chats_text(5))
+        os.rename(slow.landing / ".p_categories.csv.part", slow.landing / "p_categories.csv")
+        os.rename(slow.landing / ".p_chats.csv.part", slow.landing / "p_chats.csv")
+        wait_for(
+            lambda: len([r for r in read_ledger(slow) if r["status"] == "done"]) == 2, what="both done", timeout=25
+        )
+    builds = [e for e in logs if e["event"] == "dbt_build.start"]
+    assert [e["batches"] for e in builds] == [2]
+
+
 def test_a_file_written_in_place_or_written_after_its_rename_waits_for_the_settle_time(settings):
     from pipeline.orchestration.watcher import Watcher
 
