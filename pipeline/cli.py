@@ -469,7 +469,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
     if args.reconcile is not None:
         settings = replace(settings, reconcile_seconds=args.reconcile)
     watcher = _LandingWatcher(
-        settings, polling=args.polling, scheduler_url=args.scheduler_url or settings.scheduler_url
+        settings, polling=args.polling, scheduler_url=args.scheduler_url or settings.scheduler_url, tune_gc=True
     )
     install_signal_handlers(watcher)
     watcher.serve()

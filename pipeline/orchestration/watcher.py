@@ -21,6 +21,7 @@ SIGTERM / Ctrl-C stop the service after the stage that is running.
 
 from __future__ import annotations
 
+import gc
 import signal
 import threading
 import time
@@ -42,6 +43,12 @@ log = structlog.get_logger()
 #: interval) before looking: files landed together, e.g. a copy tool's renames microseconds
 #: apart, go in one run and one dbt build, and a lone file does not wait out the poll interval.
 COALESCE_SECONDS = 0.05
+#: The service's garbage collector once warm: the young generation collected every 10,000
+#: allocations (not 700) and a full collection after 20 x 20 of those. Measured over 10 one-file
+#: drops in one process: collector pauses 0.34 s a drop with the defaults (0.24 s of it full
+#: collections walking dbt's parsed manifest, the gazetteers and matplotlib), 0.24 s with the
+#: warm-up's objects frozen, 0.14 s with these thresholds too.
+GC_THRESHOLDS = (10_000, 20, 20)
 
 
 @dataclass
@@ -85,11 +92,13 @@ class Watcher:
         polling: bool = False,
         scheduler_url: str | None = None,
         poll_interval: float = 0.25,
+        tune_gc: bool = False,
     ) -> None:
         self.settings = settings
         self.polling = polling
         self.scheduler_url = scheduler_url
         self.poll_interval = poll_interval
+        self.tune_gc = tune_gc  # the service process only (pipeline watch): it owns the interpreter
         self._seen: dict[Path, _Seen] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -241,7 +250,8 @@ class Watcher:
         try:
             started = time.perf_counter()
             runner.warm_up(self.settings)  # files landing meanwhile are seen and wait their turn
-            log.info("watch.ready", warm_up_s=round(time.perf_counter() - started, 3))
+            frozen = _tune_collector() if self.tune_gc else 0
+            log.info("watch.ready", warm_up_s=round(time.perf_counter() - started, 3), gc_frozen_objects=frozen)
             self.resume_unfinished()
             self.heartbeat.file_seen()  # the silence is counted from the start of the service
             self.reconcile()
@@ -260,6 +270,15 @@ class Watcher:
             observer.stop()
             observer.join(timeout=5)
             log.info("watch.stopped", processed=len(self.processed))
+
+
+def _tune_collector() -> int:
+    """Move what the warm-up built (it lives as long as the process) out of the collector's
+    view, and collect less often (:data:`GC_THRESHOLDS`); returns how many objects were frozen."""
+    gc.collect()  # garbage left now would be frozen with the rest and never freed
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+    return gc.get_freeze_count()
 
 
 def install_signal_handlers(watcher: Watcher) -> None:

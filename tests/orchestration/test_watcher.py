@@ -152,6 +152,19 @@ def test_kill_9_mid_stage_then_restart_matches_an_undisturbed_run(settings, tmp_
     assert _counts(settings) == _counts(reference)
 
 
+def test_the_service_freezes_its_warm_up_objects_out_of_the_collector(settings):
+    import gc
+
+    from pipeline.orchestration.watcher import GC_THRESHOLDS
+
+    with Service(settings) as service:
+        [ready] = wait_for(lambda: [e for e in service.events if e.get("event") == "watch.ready"], what="ready")
+        assert service.stop() == 0
+    # dbt's parsed manifest alone is several hundred thousand objects
+    assert ready["gc_frozen_objects"] > 200_000
+    assert gc.get_freeze_count() == 0 and gc.get_threshold() != GC_THRESHOLDS  # in-process watchers leave it alone
+
+
 def test_watcher_against_a_real_luigid_shows_the_batch_tasks_done(fast, luigid):
     with running(fast, scheduler_url=f"http://127.0.0.1:{luigid}"):
         write(fast.landing / "l_chats.csv", chats_text(12))
