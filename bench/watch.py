@@ -123,28 +123,46 @@ def _exported(exports: Path, file: str) -> bool:
     return any(batch["file"] == file for batch in doc["batches"])
 
 
-def end_to_end(work: Path, drops: Sequence[Path], settle: float, env: Mapping[str, str]) -> dict:
-    """Each generated folder in ``drops`` landed as a pair; seconds until its chats are in the exports."""
-    landing, warehouse = fresh(work / "e2e-landing"), fresh(work / "e2e-warehouse")
+def end_to_end(
+    work: Path, drops: Sequence[Path], settle: float, env: Mapping[str, str], *, with_categories: bool = True
+) -> dict:
+    """Each generated folder in ``drops`` landed; seconds until its chats are in the exports.
+
+    ``with_categories``: each drop is a pair (its categories and chats files, two ingests and
+    gates before the build). Otherwise every drop's categories land first, all at once and
+    untimed, and each chats file is then landed alone: the one-file drop the latency goal names.
+    """
+    name = "e2e" if with_categories else "e2e-single"
+    landing, warehouse = fresh(work / f"{name}-landing"), fresh(work / f"{name}-warehouse")
     exports = load_settings(landing=landing, warehouse=warehouse).exports_dir
     service = Service(landing, warehouse, settle, env)
     latencies = []
+
+    def finish(i: int, *files: str) -> None:
+        service.wait(lambda: all(service.ended(f) for f in files))
+        failed = [service.ended(f) for f in files if service.ended(f)["status"] != "done"]
+        if failed:
+            raise RuntimeError(f"drop {i} ({failed[0]['file']}) did not succeed: {failed[0].get('error')}")
+
     try:
+        if not with_categories:
+            names = [f"drop{i:02d}_categories.csv" for i in range(len(drops))]
+            drop([(folder / "categories.csv", n) for folder, n in zip(drops, names)], landing)
+            finish(-1, *names)
         for i, folder in enumerate(drops):
             categories, chats = f"drop{i:02d}_categories.csv", f"drop{i:02d}_chats.csv"
-            closed = drop([(folder / "categories.csv", categories), (folder / "chats.csv", chats)], landing)
+            pairs = [(folder / "categories.csv", categories)] if with_categories else []
+            closed = drop([*pairs, (folder / "chats.csv", chats)], landing)
             # A chats batch ends only after its export, so ending first means it failed.
             service.wait(lambda: _exported(exports, chats) or service.ended(chats), poll=0.01)
             latencies.append(time.time() - closed)
-            service.wait(lambda: service.ended(chats) and service.ended(categories))
-            failed = [e for e in (service.ended(chats), service.ended(categories)) if e["status"] != "done"]
-            if failed:
-                raise RuntimeError(f"drop {i} ({failed[0]['file']}) did not succeed: {failed[0].get('error')}")
+            finish(i, chats, *([categories] if with_categories else []))
     finally:
         service.stop()
     in_pipeline = [e["duration_s"] for e in service.events if e.get("event") == "transform.build"]
     return {
         "drops": len(drops),
+        "with_categories": with_categories,
         "settle_seconds": settle,
         "latencies_s": latencies,
         "p50_s": percentile(latencies, 50),
