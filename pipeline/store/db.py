@@ -219,6 +219,21 @@ def wait_until_unlocked(settings: Settings) -> None:
         pass
 
 
+#: Rows per INSERT of :func:`insert_rows` (bounds a statement's parameters).
+INSERT_CHUNK = 1000
+
+
+def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[tuple] | list[list]) -> None:
+    """Append ``rows`` to ``table`` with one multi-row INSERT per :data:`INSERT_CHUNK` rows.
+
+    ``executemany`` runs one statement per row, ~1 ms each: a batch's ~90 profile rows cost ~90 ms,
+    and the share layer's list of batches grew with every batch ever loaded."""
+    for start in range(0, len(rows), INSERT_CHUNK):
+        chunk = rows[start : start + INSERT_CHUNK]
+        one = "(" + ", ".join("?" * len(chunk[0])) + ")"
+        con.execute(f"insert into {table} values {', '.join([one] * len(chunk))}", [v for r in chunk for v in r])
+
+
 @contextlib.contextmanager
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
     """``begin`` … ``commit``, rolled back on any error.

@@ -84,17 +84,15 @@ def record(
     at: Any,
 ) -> None:
     """Replace the batch's profile and findings (one transaction: a retry never leaves two versions)."""
-    from pipeline.store.db import transaction  # db imports this module for its DDL
+    from pipeline.store.db import insert_rows, transaction  # db imports this module for its DDL
 
     with transaction(con):
         for table in ("meta.batch_profile", "meta.drift_findings"):
             con.execute(f"delete from {table} where batch_id = ?", [batch_id])
         rows = [[batch_id, dataset, seq, *(m.get(f) for f in PROFILE_FIELDS), at] for m in profile]
-        if rows:
-            con.executemany("insert into meta.batch_profile values (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        insert_rows(con, "meta.batch_profile", rows)
         rows = [[batch_id, dataset, seq, *(f.get(k) for k in FINDING_FIELDS), at] for f in findings]
-        if rows:
-            con.executemany("insert into meta.drift_findings values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        insert_rows(con, "meta.drift_findings", rows)
 
 
 def profiles(con: duckdb.DuckDBPyConnection, batch_ids: list[str]) -> dict[str, dict[tuple[str, str], float]]:

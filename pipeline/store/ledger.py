@@ -348,14 +348,13 @@ def unfinished(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     )
 
 
+#: Ledger stages of the batches whose rows are in the published raw layer (a SQL list).
+PUBLISHED_STAGES = "('published', 'transformed', 'redacted', 'exported')"
+
+
 def published(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     """Batches whose rows are in the published raw layer, in arrival order."""
-    return _rows(
-        con.execute(
-            f"select {_COLUMNS} from meta.batches where stage in "
-            "('published', 'transformed', 'redacted', 'exported') order by seq"
-        )
-    )
+    return _rows(con.execute(f"select {_COLUMNS} from meta.batches where stage in {PUBLISHED_STAGES} order by seq"))
 
 
 def batch_ids_at(con: duckdb.DuckDBPyConnection, stage: str) -> list[str]:

@@ -157,3 +157,13 @@ def test_open_database_waits_out_another_thread_closing_the_file(settings):
         stop.set()
         other.join(timeout=60)
     assert failures == [] and opened > 0
+
+
+def test_insert_rows_appends_every_row_in_order_across_chunks(monkeypatch):
+    monkeypatch.setattr(db, "INSERT_CHUNK", 3)
+    con = duckdb.connect()
+    con.execute("create table t (i bigint, x double, s varchar)")
+    rows = [(i, None if i % 2 else i / 2, None if i % 3 == 0 else f"r{i}") for i in range(8)]
+    db.insert_rows(con, "t", rows)
+    db.insert_rows(con, "t", [])  # nothing to add: no statement at all
+    assert con.execute("select * from t order by rowid").fetchall() == rows
