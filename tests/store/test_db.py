@@ -160,10 +160,18 @@ def test_open_database_waits_out_another_thread_closing_the_file(settings):
 
 
 def test_insert_rows_appends_every_row_in_order_across_chunks(monkeypatch):
+    import datetime as dt
+    import math
+
     monkeypatch.setattr(db, "INSERT_CHUNK", 3)
     con = duckdb.connect()
-    con.execute("create table t (i bigint, x double, s varchar)")
-    rows = [(i, None if i % 2 else i / 2, None if i % 3 == 0 else f"r{i}") for i in range(8)]
+    con.execute("create table t (i bigint, x double, s varchar, b boolean, ts timestamp, d date)")
+    at, day = dt.datetime(2026, 12, 4, 2, 50, 1, 123456), dt.date(2026, 12, 4)
+    texts = [None, "it's", "a'; drop table t; --", "", "\\n é 😀", "nul\x00inside", "x", "y"]
+    rows = [(i, None if i % 2 else i / 3, texts[i], i % 2 == 0, at, day) for i in range(8)]
     db.insert_rows(con, "t", rows)
     db.insert_rows(con, "t", [])  # nothing to add: no statement at all
-    assert con.execute("select * from t order by rowid").fetchall() == rows
+    db.insert_rows(con, "t", [(9, math.inf, None, None, None, None)])
+    assert con.execute("select * from t order by rowid").fetchall() == [*rows, (9, math.inf, None, None, None, None)]
+    with pytest.raises(TypeError, match="cannot write a list"):
+        db.insert_rows(con, "t", [(10, None, ["a"], None, None, None)])
