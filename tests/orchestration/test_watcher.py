@@ -160,8 +160,9 @@ def test_the_service_freezes_its_warm_up_objects_out_of_the_collector(settings):
     with Service(settings) as service:
         [ready] = wait_for(lambda: [e for e in service.events if e.get("event") == "watch.ready"], what="ready")
         assert service.stop() == 0
-    # dbt's parsed manifest alone is several hundred thousand objects
-    assert ready["gc_frozen_objects"] > 200_000
+    # the warm-up's objects (dbt's parsed manifest, the gazetteers, matplotlib): ~258k here, where
+    # the interpreter with the pipeline imported and nothing warmed holds fewer than 100k
+    assert ready["gc_frozen_objects"] > 150_000
     assert gc.get_freeze_count() == 0 and gc.get_threshold() != GC_THRESHOLDS  # in-process watchers leave it alone
 
 
