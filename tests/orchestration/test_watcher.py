@@ -120,7 +120,16 @@ def _counts(settings) -> tuple:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kill_at", ["ingest.transaction_started", "dbt_build.start", "export.start"])
+@pytest.mark.parametrize(
+    "kill_at",
+    # ~35 s each: make test kills during the dbt build; the other two points run with make drill
+    # (which also kills at 20 seeded points and in the three exact commit windows)
+    [
+        pytest.param("ingest.transaction_started", marks=pytest.mark.drill),
+        "dbt_build.start",
+        pytest.param("export.start", marks=pytest.mark.drill),
+    ],
+)
 def test_kill_9_mid_stage_then_restart_matches_an_undisturbed_run(settings, tmp_path, kill_at):
     src = tmp_path / "gen"
     generate(src, chats=20_000, categories=460, seed=5, defect_rate=0.01, messages=True)
