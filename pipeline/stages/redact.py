@@ -98,8 +98,8 @@ def _select_list(
 def _share_batches(con) -> None:
     """``share.batches``: the published batches the layer holds (no raw values, no errors).
 
-    Copied by one statement from the ledger (through Python, a row at a time, it grew with every
-    batch ever loaded)."""
+    One statement over the ledger: inserted from Python a row at a time, its cost grew with every
+    batch ever loaded."""
     con.execute(
         "create or replace table share.batches as select batch_id, seq, dataset, file, rows_loaded "
         f"from meta.batches where stage in {ledger.PUBLISHED_STAGES} order by seq"

@@ -352,11 +352,6 @@ def unfinished(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
 PUBLISHED_STAGES = "('published', 'transformed', 'redacted', 'exported')"
 
 
-def published(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    """Batches whose rows are in the published raw layer, in arrival order."""
-    return _rows(con.execute(f"select {_COLUMNS} from meta.batches where stage in {PUBLISHED_STAGES} order by seq"))
-
-
 def batch_ids_at(con: duckdb.DuckDBPyConnection, stage: str) -> list[str]:
     """Ids of the batches whose ledger stage is exactly ``stage`` (e.g. built by dbt, not yet redacted)."""
     return [
