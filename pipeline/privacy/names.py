@@ -34,10 +34,11 @@ import pkgutil
 import re
 import unicodedata
 
-import duckdb
 import gender_guesser
 from english_words import get_english_words_set
 from faker.providers import person as faker_person
+
+from pipeline.privacy import udf
 
 #: List sizes (see module docstring for why they are capped): names after a cue (anchored),
 #: and names anywhere (unanchored; RE2's DFA cache overflows past ~3k names: 300k -> 80k msg/s).
@@ -688,12 +689,12 @@ def install_lookup(con) -> None:
     is a correlated subquery that DuckDB 1.4 runs row by row (~150 ms a row); ~100k names as a
     regex alternation overflow RE2's DFA. Only rows holding a mark pay the call: the layered
     query guards the step, and :func:`decide_runs` returns an unmarked text at once.
+
+    Called once per vector (:mod:`pipeline.privacy.udf`): as a native per-row UDF this lookup
+    was three quarters of the redaction (6.2 s for the 46k marked rows of 246k messages, the
+    function's own work 0.29 s); once per vector the same rows take 0.33 s.
     """
-    try:
-        con.remove_function(LOOKUP_FUNCTION)
-    except duckdb.InvalidInputException:
-        pass  # not registered on this connection yet
-    con.create_function(LOOKUP_FUNCTION, decide_runs, ["VARCHAR"], "VARCHAR", side_effects=False)
+    udf.register_text_function(con, LOOKUP_FUNCTION, decide_runs, replace=True)
 
 
 @functools.cache

@@ -48,7 +48,7 @@ import duckdb
 from stdnum.au import abn as stdnum_abn
 from stdnum.au import acn as stdnum_acn
 
-from pipeline.privacy import identifiers, names
+from pipeline.privacy import identifiers, names, udf
 
 #: Separator used by the mark-and-classify pass (ASCII "unit separator").
 SEP = "\x1f"
@@ -968,6 +968,6 @@ def redact_into(con: duckdb.DuckDBPyConnection, into: str, source: str, columns:
         con.execute(f"create or replace temp table {into} as {redact_query(source, columns)}")
         return
     if not con.execute("select 1 from duckdb_functions() where function_name = 'pii_redact_python'").fetchall():
-        con.create_function("pii_redact_python", redact_python, ["VARCHAR"], "VARCHAR", side_effects=False)
+        udf.register_text_function(con, "pii_redact_python", redact_python)
     redacted = ", ".join(f'pii_redact_python("{c}") as "{c}"' for c in columns)
     con.execute(f"create or replace temp table {into} as select * replace ({redacted}) from {source}")

@@ -28,7 +28,7 @@ from typing import Any
 import structlog
 
 from pipeline.logs import stage
-from pipeline.privacy import patterns
+from pipeline.privacy import patterns, udf
 from pipeline.privacy.catalog import classify_columns
 from pipeline.privacy.pseudonyms import pseudonym_key, pseudonymise
 from pipeline.settings import Settings
@@ -191,14 +191,7 @@ def build_share(settings: Settings, *, full_refresh: bool = False) -> dict[str, 
         os.chmod(tmp, 0o600)
     with stage("redact") as summary, db.connect(settings) as con:
         patterns.install_macros(con)
-        con.create_function(
-            "pseudonym",
-            lambda v: pseudonymise(key, v),
-            ["VARCHAR"],
-            "VARCHAR",
-            null_handling="special",
-            side_effects=False,
-        )
+        udf.register_text_function(con, "pseudonym", lambda v: pseudonymise(key, v))
         con.execute(f"attach {db.sql_literal(str(tmp))} as share")
         try:
             redacted_now, with_placeholders = _fill_share(con, kinds, identifiers, version)
