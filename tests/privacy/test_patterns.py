@@ -239,3 +239,23 @@ def test_measure_reports_quality_and_throughput() -> None:
     for name in ("email", "phone", "card", "tfn", "ipv4", "street_address"):
         assert report["quality"][name]["recall"] >= 0.99, name
         assert report["quality"][name]["precision"] >= 0.98, name
+
+
+def test_each_identifier_rule_matches_only_where_its_trigger_does():
+    """A rule's trigger is a necessary condition of its regex (``Rule.trigger``): the layered query
+    runs the late rules only where their triggers' union matches, so a rule matching without its
+    trigger would be skipped there."""
+    from bench.pii_eval import corpus
+    from pipeline.privacy import identifiers
+
+    texts = [c["text"] for c in CASES]
+    texts += [m.text for seed in (20261201, 20270415) for m in corpus.build(n=4000, seed=seed)]
+    for rule in (*identifiers.RULES, *identifiers.LATE_RULES):
+        assert rule.trigger, rule.name
+        regex, trigger = re.compile(rule.regex, re.ASCII), re.compile(rule.trigger, re.ASCII)
+        matched = [t for t in texts if regex.search(t)]
+        assert [t for t in matched if not trigger.search(t)] == [], rule.name
+    # The rules do match here: the check above is not vacuous.
+    assert {r.name for r in identifiers.RULES if any(re.search(r.regex, t, re.ASCII) for t in texts)} == {
+        r.name for r in identifiers.RULES
+    }
